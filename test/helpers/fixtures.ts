@@ -1,0 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** Paths of the real artefacts in shared/fixtures (read-only, beside the repo). */
+export const sharedFixtures = fileURLToPath(new URL('../../../shared/fixtures/azure-sphere/', import.meta.url));
+
+export const fixturePath = (name: string): string => `${sharedFixtures}${name}`;
+export const readFixture = (name: string): Buffer => readFileSync(fixturePath(name));
+
+export const TEST_APP = 'test_app.imagepackage';
+export const SDK_TEST_CERT = 'azure-sphere-sdk-test.pem';
+export const DEV_CAPS = 'dev_enable_caps.bin';
+export const DEVICE_API_CA = 'device-rest-api-ca.pem';
