@@ -1,0 +1,181 @@
+import { InputError } from '../util/failure.js';
+import type { EmulatedBoard, BoardTimings } from './emulated-board.js';
+import type { PtyUart } from './surfaces/pty-uart.js';
+import type { ControlServer } from './surfaces/control-server.js';
+
+/**
+ * The control channel of one emulated board. The first group stands for what a
+ * real rig has in hardware (FTDI GPIO pins: reset, recovery strap; a power
+ * switch); the rest are emulator-only controls for fault injection, time and
+ * OTA delivery. Parameters are schema-checked by the server, so absurd values
+ * are refused before they reach the board.
+ */
+const none = { type: 'object', additionalProperties: false, properties: {} } as const;
+const MAX_ADVANCE_MS = 10 * 365 * 24 * 3600 * 1000;
+
+export function describeBoard(board: EmulatedBoard): Record<string, unknown> {
+  return {
+    deviceId: board.deviceId,
+    state: board.state,
+    powered: board.powered,
+    recoveryStrap: board.strapRecovery,
+    osVersion: board.osVersion ?? null,
+    activeSlot: board.activeSlot ?? null,
+    bootCount: board.chip.bootCount,
+    uptimeSeconds: board.uptimeSeconds,
+    boardTime: new Date(board.clock.now()).toISOString(),
+    speed: board.speed,
+    fuses: board.chip.fuses,
+    capabilities: board.capabilities(),
+    apps: board.apps(),
+    flash: { operationCount: board.storage.flash.operationCount, operationsSinceMark: board.storage.flash.operationsSinceMark },
+    timings: board.timings,
+  };
+}
+
+export function registerBoardCommands(server: ControlServer, board: EmulatedBoard, uarts: PtyUart[]): void {
+  server.register('info', { schema: none, handler: () => describeBoard(board) });
+
+  // ---- the pins and the power switch
+  server.register<{ on: boolean }>('power', {
+    schema: { type: 'object', additionalProperties: false, required: ['on'], properties: { on: { type: 'boolean' } } },
+    handler: async ({ on }) => {
+      if (on) await board.powerOn();
+      else board.powerOff();
+      return { powered: board.powered, state: board.state };
+    },
+  });
+  server.register('reset', {
+    schema: none,
+    handler: () => {
+      if (!board.powered) throw new InputError('board-off', 'the board is off: power it on before a reset');
+      board.reset();
+      return { state: board.state };
+    },
+  });
+  server.register<{ recovery: boolean }>('strap', {
+    schema: { type: 'object', additionalProperties: false, required: ['recovery'], properties: { recovery: { type: 'boolean' } } },
+    handler: ({ recovery }) => {
+      board.setRecoveryStrap(recovery);
+      return { recoveryStrap: recovery };
+    },
+  });
+
+  // ---- fault injection
+  server.register('flash-mark', {
+    schema: none,
+    handler: () => {
+      board.markFlash();
+      return { operationCount: board.storage.flash.operationCount };
+    },
+  });
+  server.register<{ beforeOperation?: number; disarm?: boolean }>('power-cut', {
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { beforeOperation: { type: 'integer', minimum: 1, maximum: 1_000_000_000 }, disarm: { type: 'boolean' } },
+    },
+    handler: ({ beforeOperation, disarm }) => {
+      if (disarm) board.disarmPowerCut();
+      else if (beforeOperation !== undefined) board.armPowerCut(beforeOperation);
+      else throw new InputError('bad-params', "power-cut needs 'beforeOperation' or 'disarm'");
+      return { armed: !disarm, beforeOperation: beforeOperation ?? null };
+    },
+  });
+  server.register<{ stage: string | null; onlyInTrial?: boolean }>('hang', {
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['stage'],
+      properties: {
+        stage: { anyOf: [{ type: 'null' }, { type: 'string', enum: ['ROM', '1BL', 'PLUTON', 'SM', 'NWL', 'KERNEL', 'OS'] }] },
+        onlyInTrial: { type: 'boolean' },
+      },
+    },
+    handler: ({ stage, onlyInTrial }) => {
+      board.hangAtStage(stage ?? undefined, onlyInTrial ?? false);
+      return { stage, onlyInTrial: onlyInTrial ?? false };
+    },
+  });
+  server.register<{ slot: 'a' | 'b' | 'active' | 'inactive'; imageType: number }>('corrupt', {
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['slot', 'imageType'],
+      properties: { slot: { enum: ['a', 'b', 'active', 'inactive'] }, imageType: { type: 'integer', minimum: 0, maximum: 65535 } },
+    },
+    handler: ({ slot, imageType }) => board.corruptOsImage(slot, imageType),
+  });
+  server.register<{ componentId: string; signal?: number }>('kill-app', {
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['componentId'],
+      properties: { componentId: { type: 'string', maxLength: 64 }, signal: { type: 'integer', minimum: 1, maximum: 64 } },
+    },
+    handler: ({ componentId, signal }) => {
+      board.killApp(componentId, signal ?? 9);
+      return {};
+    },
+  });
+
+  // ---- time and speed
+  server.register<{ advanceMs?: number }>('clock', {
+    schema: { type: 'object', additionalProperties: false, properties: { advanceMs: { type: 'number', minimum: 0, maximum: MAX_ADVANCE_MS } } },
+    handler: ({ advanceMs }) => {
+      if (advanceMs) board.clock.advance(advanceMs);
+      return { boardTime: new Date(board.clock.now()).toISOString(), offsetMs: board.clock.offsetMs };
+    },
+  });
+  server.register<Partial<BoardTimings>>('timings', {
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        bootLineMs: { type: 'integer', minimum: 0, maximum: 60_000 },
+        healthWindowMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        watchdogMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        trialTries: { type: 'integer', minimum: 1, maximum: 100 },
+        appRestartMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+      },
+    },
+    handler: (timings) => {
+      Object.assign(board.timings, timings);
+      return { timings: board.timings };
+    },
+  });
+  server.register<{ speed: 'fast' | 'real' }>('speed', {
+    schema: { type: 'object', additionalProperties: false, required: ['speed'], properties: { speed: { enum: ['fast', 'real'] } } },
+    handler: ({ speed }) => {
+      board.setSpeed(speed);
+      for (const uart of uarts) uart.timing = speed;
+      return { speed, timings: board.timings };
+    },
+  });
+
+  // ---- what the cloud would deliver, and what it would collect
+  server.register<{ images: string[] }>('install', {
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['images'],
+      properties: { images: { type: 'array', minItems: 1, maxItems: 32, items: { type: 'string', maxLength: 16 * 1024 * 1024 } } },
+    },
+    handler: async ({ images }) => {
+      const result = await board.install(images.map((b) => Buffer.from(b, 'base64')));
+      // Flash operations the install itself took: what a power-cut sweep needs to know.
+      return { ...result, operationsSinceMark: board.storage.flash.operationsSinceMark };
+    },
+  });
+  server.register<{ value: boolean }>('ota-in-progress', {
+    schema: { type: 'object', additionalProperties: false, required: ['value'], properties: { value: { type: 'boolean' } } },
+    handler: ({ value }) => {
+      board.otaInProgress = value;
+      return { otaInProgress: value };
+    },
+  });
+  server.register('error-report', { schema: none, handler: () => ({ ...board.reports.report() }) });
+
+  board.on('state', (state) => server.broadcast('state', { state }));
+  board.on('power-cut', ({ operation }) => server.broadcast('power-cut', { operation }));
+}

@@ -1,0 +1,19 @@
+import { RigError } from '../util/failure.js';
+import { deviceErrorMessage } from '../util/device-error-codes.js';
+
+/**
+ * A refusal by the emulated device, carrying the numeric code a real device
+ * answers (`{"error": code}`) and the HTTP status its REST API uses for it.
+ */
+export class DeviceRefusal extends RigError {
+  constructor(
+    readonly deviceErrorCode: number,
+    readonly httpStatus: number,
+    detail?: string,
+  ) {
+    super('test-failed', `device-error-${deviceErrorCode}`, `${deviceErrorMessage(deviceErrorCode)}${detail ? ` (${detail})` : ''}`, {
+      deviceErrorCode,
+      httpStatus,
+    });
+  }
+}

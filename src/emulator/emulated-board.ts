@@ -1,0 +1,792 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { parseImagePackage, readImageFacts } from '../image/image-package.js';
+import { verifyImagePackage } from '../image/image-signing.js';
+import { ImageType, imageTypeName } from '../image/image-types.js';
+import { parseCertificates } from '../pki/certificate.js';
+import { TrustedKeystore } from '../pki/trusted-keystore.js';
+import { componentLogger } from '../util/logger.js';
+import { BEHAVIOUR_PATH, parseAppBehaviour, type AppBehaviour } from './app-behaviour.js';
+import { AppInstance } from './app-instance.js';
+import { capabilitiesGranted, checkApplicationImage, type TrustedApplication } from './app-trust.js';
+import { BoardClock, type Speed } from './board-clock.js';
+import { BoardStorage, initialBootRecord, OTHER_SLOT, type BootRecord, type OsSlot } from './board-storage.js';
+import { type ChipRecord, FLASH_FILE, loadChipRecord, saveChipRecord } from './chip.js';
+import { DeviceRefusal } from './device-error.js';
+import { describeAppCrash, describeAppExit, ErrorReportLog } from './error-reports.js';
+import { FlashDevice } from './flash/flash-device.js';
+import { PowerCutError } from './flash/power-cut-error.js';
+import { decodeKeystoreBody, KeystoreRole } from './keystore-image.js';
+import { BOOT_ORDER } from './os-image-set.js';
+import { runSecureBoot, type VerifiedImage } from './secure-boot.js';
+
+/**
+ * One emulated MT3620: power, reset and recovery strap as the FTDI pins and a
+ * power switch would drive them; the boot chain, A/B updates with trial boots
+ * and rollback, anti-rollback fuses, apps and error reports. Its only outputs
+ * are its console (the `console` event, written to the debug UART by the host
+ * process) and the answers of its methods, which the REST API and the control
+ * channel expose. It never reaches into the rig.
+ */
+export type BoardState = 'off' | 'rom-recovery' | 'booting' | 'ready' | 'rom-wait' | 'hung';
+
+export interface BoardTimings {
+  /** Board-time pause between boot console lines. */
+  bootLineMs: number;
+  /** How long auto-start apps must stay up before a trial is committed. */
+  healthWindowMs: number;
+  /** A hung boot is reset by the watchdog after this long; 0 disables it. */
+  watchdogMs: number;
+  /** Trial boots allowed before an update is rolled back. */
+  trialTries: number;
+  /** Delay before the OS restarts an app that exited or crashed. */
+  appRestartMs: number;
+}
+
+export const TIMINGS: Readonly<Record<Speed, BoardTimings>> = {
+  fast: { bootLineMs: 0, healthWindowMs: 300, watchdogMs: 500, trialTries: 3, appRestartMs: 50 },
+  real: { bootLineMs: 150, healthWindowMs: 30_000, watchdogMs: 10_000, trialTries: 3, appRestartMs: 1_000 },
+};
+
+export interface BoardEvents {
+  console: [line: string];
+  state: [state: BoardState];
+  'power-cut': [info: { operation: number }];
+}
+
+interface RunningOs {
+  slot: OsSlot;
+  osVersion: string;
+  images: VerifiedImage[];
+  keystore: TrustedKeystore;
+  bootedAt: number;
+}
+
+export interface InstallResult {
+  kind: 'os' | 'app' | 'capability';
+  restartingSystem: boolean;
+  componentId?: string;
+  slot?: string;
+}
+
+export interface AppSummary {
+  componentId: string;
+  imageId: string;
+  name: string;
+  state: 'running' | 'stopped' | 'debugging' | 'refused';
+  trial: boolean;
+  slot: number;
+  length: number;
+}
+
+/** Something superseded a boot in flight (power off, reset): stop quietly. */
+class Superseded extends Error {}
+
+export class EmulatedBoard extends EventEmitter<BoardEvents> {
+  readonly clock = new BoardClock();
+  readonly chip: ChipRecord;
+  readonly storage: BoardStorage;
+  readonly reports: ErrorReportLog;
+  timings: BoardTimings;
+  speed: Speed;
+  #state: BoardState = 'off';
+  #powered = false;
+  #strapRecovery = false;
+  #generation = 0;
+  #running: RunningOs | undefined;
+  #apps = new Map<string, { instance: AppInstance | undefined; app: TrustedApplication | undefined; refusal?: string }>();
+  #healthTimer: number | undefined;
+  #hangStage: string | undefined;
+  #hangOnlyInTrial = false;
+  #bootingTrial = false;
+  #otaInProgress = false;
+  #busy: Promise<unknown> = Promise.resolve();
+  readonly #log;
+
+  private constructor(
+    readonly dir: string,
+    readonly name: string,
+    flash: FlashDevice,
+    speed: Speed,
+  ) {
+    super();
+    this.chip = loadChipRecord(dir);
+    this.storage = new BoardStorage(flash);
+    this.reports = new ErrorReportLog(dir, this.chip.deviceId);
+    this.speed = speed;
+    this.timings = { ...TIMINGS[speed] };
+    this.#log = componentLogger(`board:${name}`);
+  }
+
+  /** Opens the chip in `dir`; `flash` lets provisioning hand over a device it already opened. */
+  static open(dir: string, options: { name?: string; speed?: Speed; flash?: FlashDevice } = {}): EmulatedBoard {
+    const speed = options.speed ?? 'fast';
+    const pace = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    const flash = options.flash ?? FlashDevice.openFile(join(dir, FLASH_FILE), undefined, speed === 'real' ? { pacer: pace } : {});
+    return new EmulatedBoard(dir, options.name ?? dir, flash, speed);
+  }
+
+  get deviceId(): string {
+    return this.chip.deviceId;
+  }
+
+  get state(): BoardState {
+    return this.#state;
+  }
+
+  get powered(): boolean {
+    return this.#powered;
+  }
+
+  get strapRecovery(): boolean {
+    return this.#strapRecovery;
+  }
+
+  get osVersion(): string | undefined {
+    return this.#running?.osVersion;
+  }
+
+  get activeSlot(): OsSlot | undefined {
+    return this.#running?.slot;
+  }
+
+  get otaInProgress(): boolean {
+    return this.#otaInProgress;
+  }
+
+  set otaInProgress(value: boolean) {
+    this.#otaInProgress = value;
+  }
+
+  /** Uptime in seconds since the OS came up (board clock). */
+  get uptimeSeconds(): number {
+    return this.#running ? Math.floor((this.clock.now() - this.#running.bootedAt) / 1000) : 0;
+  }
+
+  /** The verified images of the running set, in boot order (attestation measures these). */
+  get runningImages(): readonly VerifiedImage[] {
+    return this.#running?.images ?? [];
+  }
+
+  get keystore(): TrustedKeystore | undefined {
+    return this.#running?.keystore;
+  }
+
+  // ---- the pins and the power switch ------------------------------------------------
+
+  async powerOn(): Promise<void> {
+    if (this.#powered) return;
+    this.#powered = true;
+    this.storage.flash.powerOn();
+    this.#startBoot();
+  }
+
+  powerOff(): void {
+    if (!this.#powered) return;
+    this.#halt();
+    this.#powered = false;
+    this.storage.flash.powerOff();
+    this.#setState('off');
+  }
+
+  /** A pulse on SYSRST_N: the chip restarts; flash and fuses stay. */
+  reset(): void {
+    if (!this.#powered) return;
+    this.#halt();
+    this.#startBoot();
+  }
+
+  /** DEBUG_RTS, sampled at reset: high = ROM recovery mode. */
+  setRecoveryStrap(high: boolean): void {
+    this.#strapRecovery = high;
+  }
+
+  // ---- fault injection ----------------------------------------------------------------
+
+  markFlash(): void {
+    this.storage.flash.mark();
+  }
+
+  armPowerCut(beforeOperation: number): void {
+    this.storage.flash.armPowerCut(beforeOperation);
+  }
+
+  disarmPowerCut(): void {
+    this.storage.flash.disarmPowerCut();
+  }
+
+  /**
+   * Stop the boot when the stage with this console prefix (e.g. KERNEL) starts;
+   * with `onlyInTrial`, only while a new update is on trial (a bad new OS).
+   */
+  hangAtStage(stage: string | undefined, onlyInTrial = false): void {
+    this.#hangStage = stage;
+    this.#hangOnlyInTrial = onlyInTrial;
+  }
+
+  /** Flip bytes inside one image of an OS slot (a tampered or rotten image). */
+  corruptOsImage(slot: OsSlot | 'active' | 'inactive', imageType: number): { offset: number } {
+    const record = this.storage.readRecord() ?? initialBootRecord();
+    const target: OsSlot = slot === 'active' ? record.active : slot === 'inactive' ? OTHER_SLOT[record.active] : slot;
+    const read = this.storage.readOsSlot(target);
+    if (!read.images) throw new DeviceRefusal(7340050, 400, `slot ${target} holds no image set`);
+    const index = BOOT_ORDER.indexOf(imageType as (typeof BOOT_ORDER)[number]);
+    if (index < 0) throw new DeviceRefusal(7340050, 400, `image type ${imageType} is not boot-critical`);
+    // Offset of the image inside the slot: header of the blob, then the set container.
+    const { offset: slotOffset } = this.storage.osSlotOffset(target);
+    const image = read.images[index]!;
+    const blobStart = this.storage.regions.headerSpan;
+    const setHeader = 8 + read.images.length * 4;
+    const before = read.images.slice(0, index).reduce((sum, b) => sum + b.length, 0);
+    const offset = slotOffset + blobStart + setHeader + before + Math.floor(image.length / 3);
+    this.storage.flash.corrupt(offset, 4);
+    return { offset };
+  }
+
+  killApp(componentId: string, signal: number): void {
+    const entry = this.#apps.get(componentId.toLowerCase());
+    if (!entry?.instance) throw new DeviceRefusal(404, 404, `no app ${componentId} on this board`);
+    entry.instance.kill(signal);
+  }
+
+  // ---- what the OS offers (REST API and OTA) ------------------------------------------
+
+  /** The capabilities granted by the installed capability image, if it is valid here. */
+  capabilities(): number[] {
+    if (!this.chip.capabilityImage || !this.#running) return [];
+    try {
+      return capabilitiesGranted(Buffer.from(this.chip.capabilityImage, 'base64'), this.#running.keystore, this.chip.deviceId);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Capabilities a capability image sent with a request would grant (AZSPHERE-CAPABILITIES). */
+  capabilitiesFrom(image: Buffer): number[] {
+    if (!this.#running) return [];
+    try {
+      return capabilitiesGranted(image, this.#running.keystore, this.chip.deviceId);
+    } catch {
+      return [];
+    }
+  }
+
+  apps(): AppSummary[] {
+    const record = this.storage.readRecord();
+    const out: AppSummary[] = [];
+    for (const [componentId, entry] of this.#apps) {
+      const rec = record?.apps[componentId];
+      out.push({
+        componentId,
+        imageId: entry.app?.imageId ?? '',
+        name: entry.app?.manifest.Name ?? '',
+        state: entry.instance ? entry.instance.state : 'refused',
+        trial: rec?.trial ?? false,
+        slot: rec?.slot ?? -1,
+        length: rec ? (this.storage.readAppSlot(rec.slot)?.length ?? 0) : 0,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Install what an update delivers: one app image, one capability image, or a
+   * whole OS image set. Checks everything first; a refusal changes nothing.
+   */
+  install(images: Buffer[], options: { extraCapabilities?: number[] } = {}): Promise<InstallResult> {
+    return this.#exclusive(() => this.#install(images, options.extraCapabilities ?? []));
+  }
+
+  removeApp(componentId: string): Promise<{ restartingSystem: boolean }> {
+    return this.#exclusive(async () => {
+      const id = componentId.toLowerCase();
+      const record = this.#requireRecord();
+      if (!record.apps[id]) throw new DeviceRefusal(404, 404, `no app ${componentId} installed`);
+      const next = structuredClone(record);
+      delete next.apps[id];
+      await this.#guardedWrite(next);
+      this.#apps.get(id)?.instance?.stop();
+      this.#apps.delete(id);
+      this.#say(`[OS] app ${id} removed`);
+      return { restartingSystem: false };
+    });
+  }
+
+  appState(componentId: string): 'running' | 'stopped' | 'debugging' | 'notPresent' {
+    const entry = this.#apps.get(componentId.toLowerCase());
+    if (!entry) return 'notPresent';
+    return entry.instance ? entry.instance.state : 'stopped';
+  }
+
+  startApp(componentId: string, debug = false): void {
+    const entry = this.#apps.get(componentId.toLowerCase());
+    if (!entry) throw new DeviceRefusal(404, 404, `no app ${componentId}`);
+    if (!entry.instance) throw new DeviceRefusal(7340047, 403, entry.refusal ?? 'app refused');
+    if (entry.instance.state !== 'stopped') throw new DeviceRefusal(409, 409, `app is ${entry.instance.state}`);
+    entry.instance.start(debug);
+    this.#say(`[APP] ${entry.instance.componentId} started${debug ? ' (debugging)' : ''}`);
+  }
+
+  stopApp(componentId: string): void {
+    const entry = this.#apps.get(componentId.toLowerCase());
+    if (!entry) throw new DeviceRefusal(404, 404, `no app ${componentId}`);
+    if (!entry.instance || entry.instance.state === 'stopped') throw new DeviceRefusal(409, 409, 'app is not running');
+    entry.instance.stop();
+    this.#say(`[APP] ${entry.instance.componentId} stopped`);
+  }
+
+  /** A restart requested through the OS (REST /restart): a clean reboot. */
+  restart(): void {
+    this.#say('[OS] restarting');
+    setImmediate(() => this.reset());
+  }
+
+  /** Real-board timings or as fast as possible; the clock rate itself never changes. */
+  setSpeed(speed: Speed): void {
+    this.speed = speed;
+    this.timings = { ...TIMINGS[speed] };
+  }
+
+  saveChip(): void {
+    saveChipRecord(this.dir, this.chip);
+  }
+
+  close(): void {
+    this.#halt();
+    this.storage.flash.close();
+    this.removeAllListeners();
+  }
+
+  // ---- boot ---------------------------------------------------------------------------
+
+  #startBoot(): void {
+    const generation = ++this.#generation;
+    this.#setState('booting');
+    this.#busy = this.#boot(generation).catch((error) => this.#fault(error, generation));
+  }
+
+  #halt(): void {
+    this.#generation++;
+    this.clock.cancelAll();
+    this.#healthTimer = undefined;
+    for (const entry of this.#apps.values()) entry.instance?.stop();
+    this.#apps.clear();
+    this.#running = undefined;
+  }
+
+  async #boot(generation: number): Promise<void> {
+    this.chip.bootCount += 1;
+    this.saveChip();
+    if (this.#strapRecovery) {
+      this.#setState('rom-recovery');
+      this.#say('RECOVERY');
+      return;
+    }
+    await this.#line(generation, `[ROM] MT3620 boot ${this.chip.bootCount}`);
+    let record = this.storage.readRecord();
+    if (!record) {
+      await this.#line(generation, '[ROM] boot control record unreadable; trying slot a, then b');
+    } else if (record.trial) {
+      record = await this.#trialBookkeeping(generation, record);
+    }
+    this.#bootingTrial = record?.trial ?? false;
+    const order: OsSlot[] = record ? [record.active, OTHER_SLOT[record.active]] : ['a', 'b'];
+    const romTrust = TrustedKeystore.of(parseCertificates(this.chip.romTrustPem, 'ROM trust').map((cert) => ({ cert, role: 'os' })));
+    let booted: { slot: OsSlot; result: Extract<ReturnType<typeof runSecureBoot>, { ok: true }> } | undefined;
+    for (const slot of order) {
+      const read = this.storage.readOsSlot(slot);
+      if (!read.images) {
+        await this.#line(generation, `[ROM] slot ${slot}: no image set (${read.reason})`);
+      } else {
+        await this.#line(generation, `[ROM] booting slot ${slot}`);
+        const result = runSecureBoot({
+          images: read.images,
+          romTrust,
+          trustFromPem: (pem) => decodeKeystoreBody(pem),
+          fuses: this.chip.fuses,
+        });
+        for (const line of result.lines) await this.#line(generation, line);
+        if (result.ok) {
+          booted = { slot, result };
+          break;
+        }
+        this.reports.record(
+          { category: 'OS', eventClass: 'BootFailure', eventType: 'Unplanned', description: `BootFailure (slot=${slot}; stage=${result.failure.stage}; image_type=${result.failure.imageType === null ? 'none' : imageTypeName(result.failure.imageType)}; image_id=${result.failure.imageId ?? 'none'}; reason=${result.failure.reason})` },
+          new Date(this.clock.now()),
+        );
+      }
+      if (slot === order[0]) await this.#line(generation, `[ROM] falling back to backup slot ${order[1]}`);
+    }
+    if (!booted) {
+      await this.#line(generation, '[ROM] no bootable image set; waiting for recovery');
+      this.#setState('rom-wait');
+      return;
+    }
+    if (record && booted.slot !== record.active) {
+      // The active slot failed: the backup becomes active. During a trial that is a rollback.
+      const wasTrial = record.trial;
+      record = { ...record, active: booted.slot, previous: null, trial: false, triesLeft: 0, trialFailed: false, rollbacks: record.rollbacks + (wasTrial ? 1 : 0) };
+      await this.#storeRecord(generation, record);
+      if (wasTrial) this.#recordRollback('OS', `slot=${booted.slot}; reason=trial slot failed verification`);
+    } else if (!record) {
+      record = { ...initialBootRecord(), active: booted.slot };
+      await this.#storeRecord(generation, record);
+    }
+    record = await this.#appTrialBookkeeping(generation, record);
+    const keystore = decodeKeystoreBody(booted.result.keystorePem);
+    this.#running = { slot: booted.slot, osVersion: booted.result.osVersion, images: booted.result.images, keystore, bootedAt: this.clock.now() };
+    await this.#line(generation, '[OS] services up');
+    this.#setState('ready');
+    for (const [componentId, app] of Object.entries(record.apps)) this.#loadApp(componentId, app.slot, true);
+    if (record.trial || Object.values(record.apps).some((a) => a.trial)) this.#startHealthWindow(generation);
+  }
+
+  /** A trial boot spends one try; a failed or exhausted trial rolls back to the previous slot. */
+  async #trialBookkeeping(generation: number, record: BootRecord): Promise<BootRecord> {
+    if ((record.trialFailed || record.triesLeft <= 0) && record.previous) {
+      const from = record.active;
+      const next: BootRecord = { ...record, active: record.previous, previous: null, trial: false, triesLeft: 0, trialFailed: false, rollbacks: record.rollbacks + 1 };
+      await this.#storeRecord(generation, next);
+      await this.#line(generation, `[ROM] rolling back to slot ${next.active}: trial of slot ${from} ${record.trialFailed ? 'failed its health check' : 'ran out of tries'}`);
+      this.#recordRollback('OS', `from_slot=${from}; to_slot=${next.active}`);
+      return next;
+    }
+    const next = { ...record, triesLeft: record.triesLeft - 1 };
+    await this.#storeRecord(generation, next);
+    await this.#line(generation, `[ROM] trial boot of slot ${record.active} (${next.triesLeft} tries left)`);
+    return next;
+  }
+
+  async #appTrialBookkeeping(generation: number, record: BootRecord): Promise<BootRecord> {
+    const failed = Object.entries(record.apps).filter(([, a]) => a.trial && a.trialFailed);
+    if (!failed.length) return record;
+    const next = structuredClone(record);
+    for (const [componentId, app] of failed) {
+      if (app.previousSlot === null) delete next.apps[componentId];
+      else next.apps[componentId] = { slot: app.previousSlot, previousSlot: null, trial: false, trialFailed: false };
+    }
+    next.rollbacks += failed.length;
+    await this.#storeRecord(generation, next);
+    for (const [componentId] of failed) {
+      await this.#line(generation, `[OS] app ${componentId} rolled back to its previous image`);
+      this.#recordRollback('Application', `component_id=${componentId}`);
+    }
+    return next;
+  }
+
+  #startHealthWindow(generation: number): void {
+    this.#say(`[OS] trial: health window ${this.timings.healthWindowMs} ms`);
+    this.#healthTimer = this.clock.setTimer(this.timings.healthWindowMs, () => {
+      this.#healthTimer = undefined;
+      if (generation !== this.#generation) return;
+      this.#busy = this.#exclusive(() => this.#commit(generation)).catch((error) => this.#fault(error, generation));
+    });
+  }
+
+  /** Health window passed: confirm the trial and raise the fuses, never before. */
+  async #commit(generation: number): Promise<void> {
+    const record = this.#requireRecord();
+    if (record.trialFailed || Object.values(record.apps).some((a) => a.trialFailed)) return;
+    const next = structuredClone(record);
+    const committedOs = next.trial;
+    next.trial = false;
+    next.triesLeft = 0;
+    next.previous = null;
+    const committedApps: string[] = [];
+    for (const [componentId, app] of Object.entries(next.apps)) {
+      if (!app.trial) continue;
+      next.apps[componentId] = { slot: app.slot, previousSlot: null, trial: false, trialFailed: false };
+      committedApps.push(componentId);
+    }
+    await this.#storeRecord(generation, next);
+    const raise = (componentId: string, version: number) => {
+      if (version > (this.chip.fuses[componentId] ?? 0)) this.chip.fuses[componentId] = version;
+    };
+    const when = new Date(this.clock.now());
+    if (committedOs && this.#running) {
+      for (const image of this.#running.images) raise(image.componentId, image.securityVersion);
+      this.reports.record({ category: 'OS', eventClass: 'OSUpdate', eventType: 'Planned', description: `OSUpdate (os_version=${this.#running.osVersion}; slot=${this.#running.slot})` }, when);
+      this.#say(`[OS] update committed: OS ${this.#running.osVersion} in slot ${this.#running.slot}`);
+    }
+    for (const componentId of committedApps) {
+      const app = this.#apps.get(componentId)?.app;
+      if (app) raise(componentId, app.securityVersion);
+      this.reports.record({ category: 'Application', eventClass: 'AppUpdate', eventType: 'Planned', description: `AppUpdate (component_id=${componentId}; image_id=${app?.imageId ?? 'unknown'})` }, when);
+      this.#say(`[OS] app ${componentId} update committed`);
+    }
+    this.saveChip();
+  }
+
+  // ---- apps ----------------------------------------------------------------------------
+
+  #loadApp(componentId: string, slot: number, autoStart: boolean): void {
+    const bytes = this.storage.readAppSlot(slot);
+    const id = componentId.toLowerCase();
+    if (!bytes || !this.#running) {
+      this.#apps.set(id, { instance: undefined, app: undefined, refusal: 'image missing from flash' });
+      this.#say(`[APP] ${id} refused: image missing from flash`);
+      return;
+    }
+    let app: TrustedApplication;
+    try {
+      app = checkApplicationImage(bytes, this.#running.keystore, this.capabilities(), this.chip.fuses);
+    } catch (error) {
+      const reason = error instanceof DeviceRefusal ? `${error.message} [${error.deviceErrorCode}]` : String(error);
+      this.#apps.set(id, { instance: undefined, app: undefined, refusal: reason });
+      this.#say(`[APP] ${id} refused: ${reason}`);
+      return;
+    }
+    let behaviour: AppBehaviour | undefined;
+    if (app.paths.includes(BEHAVIOUR_PATH)) {
+      try {
+        behaviour = parseAppBehaviour(app.readFile(BEHAVIOUR_PATH));
+      } catch (error) {
+        this.#say(`[APP] ${id} behaviour file ignored: ${(error as Error).message}`);
+      }
+    }
+    const generation = this.#generation;
+    const instance: AppInstance = new AppInstance(id, app.imageId, app.manifest, behaviour, this.clock, {
+      line: (text) => this.#say(`[APP] ${id}: ${text}`),
+      exited: (code) => this.#appEnded(generation, instance, { exitCode: code }),
+      crashed: (signal, signalCode) => this.#appEnded(generation, instance, { signal, signalCode }),
+      connect: (host, allowed) => this.#say(`[APP] ${id} connect ${host}: ${allowed ? 'allowed' : 'denied (not in AllowedConnections)'}`),
+      deviceAuth: () => this.#say(`[APP] ${id} device authentication: ${this.#deviceAuthStatus(app)}`),
+    });
+    this.#apps.get(id)?.instance?.stop();
+    this.#apps.set(id, { instance, app });
+    if (autoStart) {
+      instance.start();
+      this.#say(`[APP] ${id} started`);
+    }
+  }
+
+  #deviceAuthStatus(app: TrustedApplication): string {
+    return app.manifest.Capabilities.DeviceAuthentication ? 'not ready' : 'denied (no DeviceAuthentication capability)';
+  }
+
+  #appEnded(generation: number, instance: AppInstance, how: { exitCode?: number; signal?: number; signalCode?: number }): void {
+    if (generation !== this.#generation) return;
+    const when = new Date(this.clock.now());
+    const ids = { componentId: instance.componentId, imageId: instance.imageId };
+    if (how.signal !== undefined) {
+      this.#say(`[APP] ${instance.componentId} crashed with signal ${how.signal}`);
+      this.reports.record({ category: 'Application', eventClass: 'AppCrash', eventType: 'Unplanned', description: describeAppCrash({ exitStatus: 0, signal: how.signal, signalCode: how.signalCode ?? 0, ...ids }) }, when);
+    } else {
+      this.#say(`[APP] ${instance.componentId} exited with code ${how.exitCode}`);
+      this.reports.record({ category: 'Application', eventClass: 'AppExit', eventType: how.exitCode === 0 ? 'Planned' : 'Unplanned', description: describeAppExit({ exitCode: how.exitCode ?? 0, ...ids }) }, when);
+    }
+    if (this.#healthTimer !== undefined) {
+      this.#busy = this.#exclusive(() => this.#failTrial(generation, instance.componentId)).catch((error) => this.#fault(error, generation));
+    }
+    // The OS restarts high-level apps right after they exit.
+    this.clock.setTimer(this.timings.appRestartMs, () => {
+      if (generation !== this.#generation || this.#apps.get(instance.componentId)?.instance !== instance) return;
+      if (instance.state !== 'stopped') return;
+      instance.start();
+      this.#say(`[APP] ${instance.componentId} restarted`);
+    });
+  }
+
+  /** An auto-start app died inside the health window: the trial has failed. */
+  async #failTrial(generation: number, componentId: string): Promise<void> {
+    if (generation !== this.#generation || this.#healthTimer === undefined) return;
+    this.clock.cancel(this.#healthTimer);
+    this.#healthTimer = undefined;
+    const record = this.#requireRecord();
+    const next = structuredClone(record);
+    if (next.trial) next.trialFailed = true;
+    for (const app of Object.values(next.apps)) if (app.trial) app.trialFailed = true;
+    await this.#storeRecord(generation, next);
+    this.#say(`[OS] health check failed: app ${componentId} did not stay up; the update rolls back at the next reset`);
+  }
+
+  // ---- installing ----------------------------------------------------------------------
+
+  async #install(images: Buffer[], extraCapabilities: number[]): Promise<InstallResult> {
+    if (!this.#running || this.#state !== 'ready') throw new DeviceRefusal(10485765, 409, `board is ${this.#state}`);
+    if (images.length === 0) throw new DeviceRefusal(7340050, 400, 'nothing to install');
+    const types = images.map((bytes) => {
+      try {
+        return readImageFacts(parseImagePackage(bytes)).identity?.imageType ?? -1;
+      } catch (error) {
+        throw new DeviceRefusal(7340050, 400, (error as Error).message);
+      }
+    });
+    if (images.length === 1 && types[0] === ImageType.Applications) return this.#installApp(images[0]!, extraCapabilities);
+    if (images.length === 1 && types[0] === ImageType.FirmwareConfig) return this.#installCapability(images[0]!);
+    return this.#installOs(images, types);
+  }
+
+  async #installApp(bytes: Buffer, extraCapabilities: number[]): Promise<InstallResult> {
+    const running = this.#running!;
+    const capabilities = [...new Set([...this.capabilities(), ...extraCapabilities])];
+    const app = checkApplicationImage(bytes, running.keystore, capabilities, this.chip.fuses);
+    const record = this.#requireRecord();
+    if (bytes.length > this.storage.appSlotCapacity()) {
+      throw new DeviceRefusal(14680082, 400, `image is ${bytes.length} bytes; an application slot holds ${this.storage.appSlotCapacity()}`);
+    }
+    const existing = record.apps[app.componentId];
+    // A previous image still on trial is dropped rather than kept: its slot is reused.
+    const base = structuredClone(record);
+    if (existing?.trial && existing.previousSlot !== null) base.apps[app.componentId] = { ...existing, slot: existing.previousSlot, previousSlot: null, trial: false };
+    const slot = this.storage.freeAppSlot(base);
+    if (slot === undefined) throw new DeviceRefusal(14680082, 400, 'every application slot is in use');
+    const generation = this.#generation;
+    await this.#guarded(() => this.storage.writeAppSlot(slot, bytes));
+    const readBack = this.storage.readAppSlot(slot);
+    if (!readBack?.equals(bytes)) throw new DeviceRefusal(7340056, 500, 'application image did not verify after writing');
+    const previous = base.apps[app.componentId];
+    base.apps[app.componentId] = { slot, previousSlot: previous ? previous.slot : null, trial: true, trialFailed: false };
+    await this.#guardedWrite(base);
+    this.#say(`[OS] app ${app.componentId} installed in application slot ${slot}`);
+    if (generation === this.#generation) {
+      this.#loadApp(app.componentId, slot, true);
+      if (this.#healthTimer === undefined) this.#startHealthWindow(generation);
+    }
+    return { kind: 'app', restartingSystem: false, componentId: app.componentId, slot: String(slot) };
+  }
+
+  async #installCapability(bytes: Buffer): Promise<InstallResult> {
+    const granted = capabilitiesGranted(bytes, this.#running!.keystore, this.chip.deviceId);
+    this.chip.capabilityImage = bytes.toString('base64');
+    this.saveChip();
+    this.#say(`[OS] capability image installed: ${granted.join(',')}`);
+    return { kind: 'capability', restartingSystem: false };
+  }
+
+  async #installOs(images: Buffer[], types: number[]): Promise<InstallResult> {
+    const running = this.#running!;
+    // Put the set in boot order; each boot-critical type exactly once.
+    const ordered = BOOT_ORDER.map((type) => {
+      const index = types.indexOf(type);
+      if (index < 0 || types.lastIndexOf(type) !== index) {
+        throw new DeviceRefusal(7340050, 400, `an OS image set needs exactly one ${imageTypeName(type)} image`);
+      }
+      return images[index]!;
+    });
+    if (images.length !== BOOT_ORDER.length) throw new DeviceRefusal(7340050, 400, `an OS image set has ${BOOT_ORDER.length} images, got ${images.length}`);
+    for (const bytes of ordered) {
+      const pkg = parseImagePackage(bytes);
+      const check = verifyImagePackage(pkg, running.keystore);
+      const role = check.thumbprint ? running.keystore.findByThumbprint(check.thumbprint)?.role : undefined;
+      if (!check.verified || role !== KeystoreRole.Os) {
+        throw new DeviceRefusal(7340047, 403, `${imageTypeName(readImageFacts(pkg).identity!.imageType)}: signature ${check.reason}`);
+      }
+    }
+    const romTrust = TrustedKeystore.of(parseCertificates(this.chip.romTrustPem, 'ROM trust').map((cert) => ({ cert, role: 'os' })));
+    const dryRun = runSecureBoot({ images: ordered, romTrust, trustFromPem: decodeKeystoreBody, fuses: this.chip.fuses });
+    if (!dryRun.ok) {
+      const code = dryRun.failure.reason.includes('security version') ? 7340056 : 7340050;
+      throw new DeviceRefusal(code, code === 7340056 ? 409 : 400, `${dryRun.failure.stage}: ${dryRun.failure.reason}`);
+    }
+    const total = ordered.reduce((sum, b) => sum + b.length, 0);
+    if (total + 8 + ordered.length * 4 > this.storage.osSlotCapacity()) {
+      throw new DeviceRefusal(14680082, 400, `image set is ${total} bytes; an OS slot holds ${this.storage.osSlotCapacity()}`);
+    }
+    const record = this.#requireRecord();
+    const target = OTHER_SLOT[running.slot];
+    this.#say(`[OS] writing OS ${dryRun.osVersion} to slot ${target}`);
+    await this.#guarded(() => this.storage.writeOsSlot(target, ordered));
+    const readBack = this.storage.readOsSlot(target);
+    const verify = readBack.images ? runSecureBoot({ images: readBack.images, romTrust, trustFromPem: decodeKeystoreBody, fuses: this.chip.fuses }) : undefined;
+    if (!verify?.ok) throw new DeviceRefusal(7340056, 500, `slot ${target} did not verify after writing`);
+    await this.#guardedWrite({ ...record, active: target, previous: running.slot, trial: true, triesLeft: this.timings.trialTries, trialFailed: false });
+    this.#say(`[OS] update staged in slot ${target}; restarting`);
+    setImmediate(() => this.reset());
+    return { kind: 'os', restartingSystem: true, slot: target };
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------
+
+  #requireRecord(): BootRecord {
+    const record = this.storage.readRecord();
+    if (!record) throw new DeviceRefusal(7340056, 500, 'boot control record unreadable');
+    return record;
+  }
+
+  async #storeRecord(generation: number, record: BootRecord): Promise<void> {
+    if (generation !== this.#generation) throw new Superseded();
+    await this.storage.writeRecord(record);
+    if (generation !== this.#generation) throw new Superseded();
+  }
+
+  /** A flash change outside the boot path: a power cut during it takes the board down. */
+  async #guarded(operation: () => Promise<void>): Promise<void> {
+    try {
+      await operation();
+    } catch (error) {
+      if (error instanceof PowerCutError) {
+        this.#powerCut();
+        throw new DeviceRefusal(7340056, 500, 'power lost during the flash write');
+      }
+      throw error;
+    }
+  }
+
+  #guardedWrite(record: BootRecord): Promise<void> {
+    return this.#guarded(() => this.storage.writeRecord(record));
+  }
+
+  #powerCut(): void {
+    if (!this.#powered) return;
+    const operation = this.storage.flash.operationsSinceMark;
+    this.#log.info('power cut', { operation });
+    this.#halt();
+    this.#powered = false;
+    this.storage.flash.powerOff();
+    this.#setState('off');
+    this.emit('power-cut', { operation });
+  }
+
+  #fault(error: unknown, generation: number): void {
+    if (error instanceof Superseded) return;
+    if (error instanceof PowerCutError) return this.#powerCut();
+    if (generation !== this.#generation) return;
+    this.#log.error('board fault', { error: error instanceof Error ? error.message : String(error) });
+    this.#say(`[ROM] internal fault: ${error instanceof Error ? error.message : String(error)}`);
+    this.#setState('rom-wait');
+  }
+
+  /** Serialise installs and commits: one flash writer at a time. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#busy.then(fn, fn);
+    this.#busy = run.catch(() => undefined);
+    return run;
+  }
+
+  #recordRollback(category: 'OS' | 'Application', detail: string): void {
+    this.reports.record({ category, eventClass: 'Rollback', eventType: 'Unplanned', description: `Rollback (${detail})` }, new Date(this.clock.now()));
+  }
+
+  /** One boot console line, paced on the board clock; stops if superseded or hung. */
+  async #line(generation: number, text: string): Promise<void> {
+    if (generation !== this.#generation) throw new Superseded();
+    const stage = /^\[([A-Z0-9]+)\]/.exec(text)?.[1];
+    if (this.#hangStage && stage === this.#hangStage && (!this.#hangOnlyInTrial || this.#bootingTrial)) {
+      this.#setState('hung');
+      if (this.timings.watchdogMs > 0) {
+        this.clock.setTimer(this.timings.watchdogMs, () => {
+          if (generation !== this.#generation) return;
+          this.#say('[WDT] watchdog reset');
+          this.reset();
+        });
+      }
+      throw new Superseded();
+    }
+    this.#say(text);
+    if (this.timings.bootLineMs > 0) {
+      await new Promise<void>((resolve) => this.clock.setTimer(this.timings.bootLineMs, resolve));
+      if (generation !== this.#generation) throw new Superseded();
+    }
+  }
+
+  #say(text: string): void {
+    this.emit('console', text);
+  }
+
+  #setState(state: BoardState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.emit('state', state);
+  }
+}

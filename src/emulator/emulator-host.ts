@@ -1,0 +1,108 @@
+import { resolve } from 'node:path';
+import { InputError } from '../util/failure.js';
+import { componentLogger } from '../util/logger.js';
+import type { Speed } from './board-clock.js';
+import { registerBoardCommands } from './board-control.js';
+import { EmulatedBoard } from './emulated-board.js';
+import { readStateFile } from './provisioning.js';
+import { ControlServer } from './surfaces/control-server.js';
+import { PtyUart } from './surfaces/pty-uart.js';
+
+/**
+ * The emulator program: hosts N boards of a state folder in one process and
+ * gives each the surfaces a real board has: its debug and recovery UARTs as
+ * pseudo-terminals and a control channel for its pins and power (plus the
+ * emulator-only controls). Later layers add the REST API to `HostedBoard`.
+ */
+export interface HostedBoard {
+  name: string;
+  board: EmulatedBoard;
+  debugUart: PtyUart;
+  recoveryUart: PtyUart;
+  control: ControlServer;
+}
+
+export interface BoardSurfaces {
+  name: string;
+  deviceId: string;
+  debugUart: string;
+  recoveryUart: string;
+  controlPort: number;
+  controlHost: string;
+}
+
+export interface EmulatorHostOptions {
+  stateDir: string;
+  /** How many of the state's boards to host; default all. */
+  boards?: number;
+  speed?: Speed;
+  /** Power the boards on at start, as plugging in a real board does. Default true. */
+  powerOn?: boolean;
+}
+
+const log = componentLogger('emulator');
+const DEBUG_BAUD = 115200;
+const RECOVERY_BAUD = 115200;
+
+export class EmulatorHost {
+  private constructor(readonly boards: HostedBoard[]) {}
+
+  static async start(options: EmulatorHostOptions): Promise<EmulatorHost> {
+    const stateDir = resolve(options.stateDir);
+    const state = readStateFile(stateDir);
+    if (!state) throw new InputError('state-missing', `${stateDir}: no emulator state here; run \`sphere-rig emulator provision --state ${options.stateDir}\` first`);
+    const wanted = options.boards ?? state.boards.length;
+    if (!Number.isInteger(wanted) || wanted < 1) throw new InputError('bad-count', `--boards must be a positive integer, got ${wanted}`);
+    if (wanted > state.boards.length) {
+      throw new InputError('not-enough-boards', `${stateDir} holds ${state.boards.length} boards; ${wanted} asked (provision more with --count ${wanted})`);
+    }
+    const speed = options.speed ?? 'fast';
+    const hosted: HostedBoard[] = [];
+    const host = new EmulatorHost(hosted);
+    try {
+      for (const entry of state.boards.slice(0, wanted)) {
+        hosted.push(await hostBoard(entry.name, entry.dir, speed));
+      }
+    } catch (error) {
+      await host.close();
+      throw error;
+    }
+    if (options.powerOn ?? true) for (const b of hosted) await b.board.powerOn();
+    return host;
+  }
+
+  surfaces(): BoardSurfaces[] {
+    return this.boards.map((b) => ({
+      name: b.name,
+      deviceId: b.board.deviceId,
+      debugUart: b.debugUart.path,
+      recoveryUart: b.recoveryUart.path,
+      controlHost: b.control.host,
+      controlPort: b.control.port,
+    }));
+  }
+
+  /** Stops every board between flash operations (they are synchronous), then releases the surfaces. */
+  async close(): Promise<void> {
+    for (const b of this.boards) {
+      try {
+        b.board.close();
+      } catch (error) {
+        log.warn('board close failed', { board: b.name, error: (error as Error).message });
+      }
+    }
+    await Promise.allSettled(this.boards.flatMap((b) => [b.control.close(), b.debugUart.close(), b.recoveryUart.close()]));
+  }
+}
+
+async function hostBoard(name: string, dir: string, speed: Speed): Promise<HostedBoard> {
+  const board = EmulatedBoard.open(dir, { name, speed });
+  const debugUart = await PtyUart.open({ name: `${name}/debug`, baudRate: DEBUG_BAUD, timing: speed, flowControl: 'none' });
+  const recoveryUart = await PtyUart.open({ name: `${name}/recovery`, baudRate: RECOVERY_BAUD, timing: speed, flowControl: 'none' });
+  const control = await ControlServer.listen({ host: '127.0.0.1', port: 0 });
+  board.on('console', (line) => {
+    debugUart.write(`${line}\r\n`).catch(() => undefined);
+  });
+  registerBoardCommands(control, board, [debugUart, recoveryUart]);
+  return { name, board, debugUart, recoveryUart, control };
+}

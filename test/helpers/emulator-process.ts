@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ConsoleLog } from '../../src/device/console-log.js';
+import { ControlClient } from '../../src/device/emulated/control-client.js';
+import type { BoardSurfaces } from '../../src/emulator/emulator-host.js';
+import { provisionEmulator } from '../../src/emulator/provisioning.js';
+
+export const CLI = fileURLToPath(new URL('../../bin/sphere-rig.js', import.meta.url));
+
+export interface ConnectedBoard {
+  surfaces: BoardSurfaces;
+  control: ControlClient;
+  console: ConsoleLog;
+}
+
+/**
+ * The emulator as its own program (`sphere-rig emulator run`), the way the rig
+ * uses it: tests reach boards only through the ptys and control ports it prints.
+ */
+export class EmulatorProcess {
+  private constructor(
+    readonly stateDir: string,
+    readonly child: ChildProcess,
+    readonly boards: BoardSurfaces[],
+    private readonly ownsState: boolean,
+    readonly stderr: string[],
+  ) {}
+
+  static async provision(options: { boards?: number; baselineApp?: boolean; stateDir?: string } = {}): Promise<string> {
+    const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'sphere-rig-emu-'));
+    await provisionEmulator({ stateDir, count: options.boards ?? 1, baselineApp: options.baselineApp ?? false });
+    return stateDir;
+  }
+
+  static async start(options: { boards?: number; baselineApp?: boolean; stateDir?: string; speed?: 'fast' | 'real'; poweredOff?: boolean } = {}): Promise<EmulatorProcess> {
+    const ownsState = options.stateDir === undefined;
+    const stateDir = options.stateDir ?? (await EmulatorProcess.provision(options));
+    const args = [CLI, 'emulator', 'run', '--state', stateDir, '--json', '--speed', options.speed ?? 'fast'];
+    if (options.poweredOff ?? true) args.push('--powered-off');
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stderr: string[] = [];
+    createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+    const lines = createInterface({ input: child.stdout! });
+    const first = await Promise.race([
+      once(lines, 'line').then(([line]) => String(line)),
+      once(child, 'exit').then(([code]) => {
+        throw new Error(`emulator exited with ${String(code)} before printing its surfaces:\n${stderr.join('\n')}`);
+      }),
+    ]);
+    const { boards } = JSON.parse(first) as { boards: BoardSurfaces[] };
+    return new EmulatorProcess(stateDir, child, boards, ownsState, stderr);
+  }
+
+  async connect(index = 0): Promise<ConnectedBoard> {
+    const surfaces = this.boards[index]!;
+    const control = await ControlClient.connect({ port: surfaces.controlPort, defaultTimeoutMs: 20_000 });
+    const console = await ConsoleLog.open({ path: surfaces.debugUart, name: surfaces.name });
+    return { surfaces, control, console };
+  }
+
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode === null) {
+      const exited = once(this.child, 'exit');
+      this.child.kill('SIGTERM');
+      await exited;
+    }
+    if (this.ownsState) rmSync(this.stateDir, { recursive: true, force: true });
+    return this.child.exitCode;
+  }
+}
+
+export async function disconnect(board: ConnectedBoard | undefined): Promise<void> {
+  if (!board) return;
+  await board.control.close();
+  await board.console.close();
+}
