@@ -21,6 +21,7 @@ export function describeBoard(board: EmulatedBoard): Record<string, unknown> {
     recoveryStrap: board.strapRecovery,
     osVersion: board.osVersion ?? null,
     activeSlot: board.activeSlot ?? null,
+    trial: board.storage.readRecord()?.trial ?? false,
     bootCount: board.chip.bootCount,
     uptimeSeconds: board.uptimeSeconds,
     boardTime: new Date(board.clock.now()).toISOString(),

@@ -43,6 +43,7 @@ export interface EmulatorHostOptions {
 const log = componentLogger('emulator');
 const DEBUG_BAUD = 115200;
 const RECOVERY_BAUD = 115200;
+const CONTROL_MAX_LINE_BYTES = 48 * 1024 * 1024;
 
 export class EmulatorHost {
   private constructor(readonly boards: HostedBoard[]) {}
@@ -99,7 +100,8 @@ async function hostBoard(name: string, dir: string, speed: Speed): Promise<Hoste
   const board = EmulatedBoard.open(dir, { name, speed });
   const debugUart = await PtyUart.open({ name: `${name}/debug`, baudRate: DEBUG_BAUD, timing: speed, flowControl: 'none' });
   const recoveryUart = await PtyUart.open({ name: `${name}/recovery`, baudRate: RECOVERY_BAUD, timing: speed, flowControl: 'none' });
-  const control = await ControlServer.listen({ host: '127.0.0.1', port: 0 });
+  // Large enough for an `install` carrying a whole OS image set in base64.
+  const control = await ControlServer.listen({ host: '127.0.0.1', port: 0, maxLineBytes: CONTROL_MAX_LINE_BYTES });
   board.on('console', (line) => {
     debugUart.write(`${line}\r\n`).catch(() => undefined);
   });
