@@ -142,7 +142,7 @@ export function encodeSignedBytes(body: Buffer, sections: readonly MetadataSecti
 }
 
 /** Rebuild the package bytes from its parts (no re-signing). */
-export function serializeImagePackage(pkg: Pick<ImagePackage, 'body' | 'sections' | 'signature'>): Buffer {
+export function serializeImagePackage(pkg: { body: Buffer; sections: readonly MetadataSection[]; signature: Buffer }): Buffer {
   if (pkg.signature.length !== SIGNATURE_LENGTH) {
     throw new FormatError('signature-length-invalid', `signature must be ${SIGNATURE_LENGTH} bytes, got ${pkg.signature.length}`);
   }

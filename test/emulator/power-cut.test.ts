@@ -77,9 +77,10 @@ describe('emulated board: power cut at every flash operation', function () {
       const id = / verified \w+ ([0-9a-f-]{36})$/.exec(line)?.[1];
       if (id) verified?.push(id);
       if (line === '[OS] services up' && verified) {
-        expect(verified, `ten images verified before services up:\n${lines.join('\n')}`).to.have.length(10);
-        const matching = [...sets.entries()].filter(([, ids]) => verified.every((v) => ids.has(v)));
-        expect(matching, `a boot ran a mixed set: ${verified.join(' ')}`).to.have.length(1);
+        const boot = verified;
+        expect(boot, `ten images verified before services up:\n${lines.join('\n')}`).to.have.length(10);
+        const matching = [...sets.entries()].filter(([, ids]) => boot.every((v) => ids.has(v)));
+        expect(matching, `a boot ran a mixed set: ${boot.join(' ')}`).to.have.length(1);
       }
     }
   }
@@ -89,7 +90,6 @@ describe('emulated board: power cut at every flash operation', function () {
     const ids = new Map(Object.entries(sets).map(([v, images]) => [v, new Set(images.map(imageIdOf))]));
     // The baseline on the board was built at provisioning: learn its IDs from the console.
     ids.set('baseline', new Set(board.console.lines(0).map((l) => / verified \w+ ([0-9a-f-]{36})$/.exec(l.text)?.[1]).filter((x): x is string => !!x)));
-    const cleanSince = board.console.mark();
     const switchAt = (await installWithCut(sets['22.12'], undefined))!;
     const settled = await settle();
     expect(settled.osVersion).to.equal('22.12');
@@ -138,7 +138,6 @@ describe('emulated board: power cut at every flash operation', function () {
     const ids = versions.map(imageIdOf);
     await installWithCut([versions[0]!], undefined);
     await settle();
-    const cleanSince = board.console.mark();
     const switchAt = (await installWithCut([versions[1]!], undefined))!;
     const settled = await settle();
     expect(settled.apps.map((a) => a.imageId)).to.deep.equal([ids[1]]);
@@ -146,7 +145,6 @@ describe('emulated board: power cut at every flash operation', function () {
     for (let i = 1; i <= total; i++) {
       const current = ids.indexOf((await info()).apps[0]!.imageId);
       const target = 1 - current;
-      const since = board.console.mark();
       await installWithCut([versions[target]!], i);
       const after = await settle();
       expect(after.apps.map((a) => [a.imageId, a.state]), `cut before operation ${i} of ${total}`).to.deep.equal([

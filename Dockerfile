@@ -1,0 +1,27 @@
+# sphere-rig daemon with emulated boards, DAA service and dashboard.
+# Real boards need the USB bus passed through (--device /dev/bus/usb, plus the
+# board's ttyUSB devices) and the udev rule installed on the host.
+FROM node:20-bookworm-slim
+
+# Native modules (better-sqlite3, serialport, usb, node-pty) build with node-gyp.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ libudev-dev openssl \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+COPY rigs ./rigs
+COPY fixtures ./fixtures
+# npm ci runs `prepare`, which builds dist/ from src/.
+RUN npm ci && npm prune --omit=dev
+
+ENV SPHERE_RIG_LOG_FORMAT=json
+# Keys, emulator state and the run store live here: mount a volume to keep them.
+VOLUME ["/app/.sphere-rig"]
+EXPOSE 8480
+# The daemon binds 127.0.0.1 by default; inside a container it must listen on all
+# interfaces of the container's own network namespace for -p to reach it.
+CMD ["node", "bin/sphere-rig.js", "up", "--listen", "0.0.0.0:8480"]
