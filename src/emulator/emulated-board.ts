@@ -79,6 +79,30 @@ export interface AppSummary {
   length: number;
 }
 
+/**
+ * Device authentication as the OS sees it: kept by the attestation client (the
+ * Pluton role) and read by the REST API (/net/status) and by apps that list
+ * DeviceAuthentication in their manifest. Cleared at every boot.
+ */
+export interface DeviceAuthState {
+  ready: boolean;
+  certificatePem: string | null;
+  chainPem: string | null;
+  /** Board-clock ms since the epoch. */
+  expiresAt: number | null;
+  lastAttemptAt: number | null;
+  lastError: string | null;
+}
+
+export const NO_DEVICE_AUTH: Readonly<DeviceAuthState> = Object.freeze({
+  ready: false,
+  certificatePem: null,
+  chainPem: null,
+  expiresAt: null,
+  lastAttemptAt: null,
+  lastError: null,
+});
+
 /** Something superseded a boot in flight (power off, reset): stop quietly. */
 class Superseded extends Error {}
 
@@ -89,6 +113,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
   readonly reports: ErrorReportLog;
   timings: BoardTimings;
   speed: Speed;
+  deviceAuth: DeviceAuthState = { ...NO_DEVICE_AUTH };
   #state: BoardState = 'off';
   #powered = false;
   #strapRecovery = false;
@@ -372,6 +397,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     for (const entry of this.#apps.values()) entry.instance?.stop();
     this.#apps.clear();
     this.#running = undefined;
+    this.deviceAuth = { ...NO_DEVICE_AUTH };
   }
 
   async #boot(generation: number): Promise<void> {
@@ -561,7 +587,8 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
   }
 
   #deviceAuthStatus(app: TrustedApplication): string {
-    return app.manifest.Capabilities.DeviceAuthentication ? 'not ready' : 'denied (no DeviceAuthentication capability)';
+    if (!app.manifest.Capabilities.DeviceAuthentication) return 'denied (no DeviceAuthentication capability)';
+    return this.deviceAuth.ready ? `certificate ready (expires ${new Date(this.deviceAuth.expiresAt ?? 0).toISOString()})` : 'not ready';
   }
 
   #appEnded(generation: number, instance: AppInstance, how: { exitCode?: number; signal?: number; signalCode?: number }): void {

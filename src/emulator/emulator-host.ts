@@ -6,6 +6,7 @@ import { registerBoardCommands } from './board-control.js';
 import { EmulatedBoard } from './emulated-board.js';
 import { readStateFile } from './provisioning.js';
 import { ControlServer } from './surfaces/control-server.js';
+import { DEFAULT_BOARD_SERVICES } from './board-services.js';
 import { PtyUart } from './surfaces/pty-uart.js';
 
 /**
@@ -20,7 +21,30 @@ export interface HostedBoard {
   debugUart: PtyUart;
   recoveryUart: PtyUart;
   control: ControlServer;
+  /** Per-board services started by `BoardServiceFactory`s (REST API, recovery ROM, attestation...). */
+  services: BoardService[];
 }
+
+/**
+ * A piece of the emulated device that runs beside the board model and talks to
+ * the outside through a surface: the REST API server, the recovery ROM on the
+ * recovery UART, the attestation client. Each lives in its own file and is
+ * listed in board-services.ts.
+ */
+export interface BoardService {
+  readonly name: string;
+  /** Extra fields for this board's line in `emulator run --json` (e.g. restPort). */
+  surfaces?(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+export interface BoardServiceContext {
+  hosted: HostedBoard;
+  stateDir: string;
+  options: EmulatorHostOptions;
+}
+
+export type BoardServiceFactory = (context: BoardServiceContext) => Promise<BoardService>;
 
 export interface BoardSurfaces {
   name: string;
@@ -29,6 +53,8 @@ export interface BoardSurfaces {
   recoveryUart: string;
   controlPort: number;
   controlHost: string;
+  /** Added by services, e.g. restPort. */
+  [field: string]: unknown;
 }
 
 export interface EmulatorHostOptions {
@@ -38,6 +64,10 @@ export interface EmulatorHostOptions {
   speed?: Speed;
   /** Power the boards on at start, as plugging in a real board does. Default true. */
   powerOn?: boolean;
+  /** Services to start per board; default: every service in board-services.ts. */
+  services?: BoardServiceFactory[];
+  /** Service settings (e.g. the DAA service URL), by name. */
+  settings?: Record<string, string>;
 }
 
 const log = componentLogger('emulator');
@@ -61,8 +91,11 @@ export class EmulatorHost {
     const hosted: HostedBoard[] = [];
     const host = new EmulatorHost(hosted);
     try {
+      const factories = options.services ?? DEFAULT_BOARD_SERVICES;
       for (const entry of state.boards.slice(0, wanted)) {
-        hosted.push(await hostBoard(entry.name, entry.dir, speed));
+        const board = await hostBoard(entry.name, entry.dir, speed);
+        hosted.push(board);
+        for (const factory of factories) board.services.push(await factory({ hosted: board, stateDir, options }));
       }
     } catch (error) {
       await host.close();
@@ -80,6 +113,7 @@ export class EmulatorHost {
       recoveryUart: b.recoveryUart.path,
       controlHost: b.control.host,
       controlPort: b.control.port,
+      ...Object.assign({}, ...b.services.map((service) => service.surfaces?.() ?? {})),
     }));
   }
 
@@ -92,6 +126,7 @@ export class EmulatorHost {
         log.warn('board close failed', { board: b.name, error: (error as Error).message });
       }
     }
+    await Promise.allSettled(this.boards.flatMap((b) => b.services.map((service) => service.close())));
     await Promise.allSettled(this.boards.flatMap((b) => [b.control.close(), b.debugUart.close(), b.recoveryUart.close()]));
   }
 }
@@ -106,5 +141,5 @@ async function hostBoard(name: string, dir: string, speed: Speed): Promise<Hoste
     debugUart.write(`${line}\r\n`).catch(() => undefined);
   });
   registerBoardCommands(control, board, [debugUart, recoveryUart]);
-  return { name, board, debugUart, recoveryUart, control };
+  return { name, board, debugUart, recoveryUart, control, services: [] };
 }
