@@ -1,0 +1,165 @@
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import {
+  type AttestationOutcome,
+  type Board,
+  type BoardIdentity,
+  type BoardInfo,
+  type BoardState,
+  type CallOptions,
+  type FaultSpec,
+  type RecoveryProgress,
+} from '../board.js';
+import { ConsoleLog } from '../console-log.js';
+import { ControlClient } from './control-client.js';
+import { RigError } from '../../util/failure.js';
+
+/**
+ * The `Board` driver for an emulated MT3620: the console is the board's debug
+ * UART (a pty opened with serialport), pins and power go over the control
+ * channel, the REST API over loopback HTTPS; exactly the surfaces a real board
+ * has, so everything above this driver runs unchanged on hardware.
+ */
+export interface EmulatedBoardSurfaces {
+  name: string;
+  deviceId: string;
+  debugUart: string;
+  recoveryUart: string;
+  controlPort: number;
+  controlHost?: string;
+  restUrl?: string;
+  restCa?: string;
+  [field: string]: unknown;
+}
+
+const EMULATOR_STATES: Readonly<Record<string, BoardState>> = {
+  off: 'off',
+  'rom-recovery': 'rom-recovery',
+  booting: 'booting',
+  ready: 'ready',
+  hung: 'hung',
+  'rom-wait': 'broken',
+};
+
+export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardState] }> implements Board {
+  #state: BoardState = 'unknown';
+
+  private constructor(
+    readonly identity: BoardIdentity,
+    readonly surfaces: EmulatedBoardSurfaces,
+    readonly control: ControlClient,
+    readonly console: ConsoleLog,
+  ) {
+    super();
+    control.on('event', (event) => {
+      if (event.event === 'state' && typeof event.state === 'string') this.#setState(EMULATOR_STATES[event.state] ?? 'unknown');
+    });
+    control.on('close', () => this.#setState('offline'));
+  }
+
+  static async connect(
+    identity: Omit<BoardIdentity, 'driver' | 'deviceId' | 'usbSerial'>,
+    surfaces: EmulatedBoardSurfaces,
+    options: CallOptions = {},
+  ): Promise<EmulatedBoardDriver> {
+    const control = await ControlClient.connect({ host: surfaces.controlHost ?? '127.0.0.1', port: surfaces.controlPort, signal: options.signal, defaultTimeoutMs: 60_000 });
+    let console: ConsoleLog;
+    try {
+      console = await ConsoleLog.open({ path: surfaces.debugUart, name: identity.id, signal: options.signal });
+    } catch (error) {
+      await control.close();
+      throw error;
+    }
+    const driver = new EmulatedBoardDriver(
+      { ...identity, driver: 'emulated', deviceId: surfaces.deviceId, usbSerial: null },
+      surfaces,
+      control,
+      console,
+    );
+    await driver.info(options).catch(() => undefined);
+    return driver;
+  }
+
+  state(): BoardState {
+    return this.#state;
+  }
+
+  async info(options: CallOptions = {}): Promise<BoardInfo> {
+    const info = await this.#request('info', {}, options);
+    this.#setState(EMULATOR_STATES[String(info.state)] ?? 'unknown');
+    return { ...info, state: this.#state, osVersion: (info.osVersion as string | null) ?? null, deviceId: String(info.deviceId), apps: (info.apps as BoardInfo['apps']) ?? [] };
+  }
+
+  async power(on: boolean, options: CallOptions = {}): Promise<void> {
+    await this.#request('power', { on }, options);
+  }
+
+  async reset(options: CallOptions = {}): Promise<void> {
+    await this.#request('reset', {}, options);
+  }
+
+  async setRecoveryStrap(high: boolean, options: CallOptions = {}): Promise<void> {
+    await this.#request('strap', { recovery: high }, options);
+  }
+
+  restEndpoint(): { baseUrl: string; caPem: string } | undefined {
+    if (!this.surfaces.restUrl || !this.surfaces.restCa) return undefined;
+    return { baseUrl: this.surfaces.restUrl, caPem: readFileSync(this.surfaces.restCa, 'utf8') };
+  }
+
+  async otaInstall(images: Buffer[], options: CallOptions = {}): Promise<Record<string, unknown>> {
+    return this.#request('install', { images: images.map((i) => i.toString('base64')) }, options);
+  }
+
+  async recover(imagesDir: string, options: CallOptions & { capability?: Buffer; onProgress?: (p: RecoveryProgress) => void } = {}): Promise<void> {
+    const { recoverBoard } = await import('./emulated-recovery.js');
+    await recoverBoard(this, imagesDir, options);
+  }
+
+  async attest(options: CallOptions = {}): Promise<AttestationOutcome> {
+    const result = await this.#request('attest', {}, options);
+    return result as unknown as AttestationOutcome;
+  }
+
+  async fault(spec: FaultSpec, options: CallOptions = {}): Promise<Record<string, unknown>> {
+    switch (spec.kind) {
+      case 'power-cut':
+        return this.#request('power-cut', { beforeOperation: spec.beforeOperation }, options);
+      case 'disarm-power-cut':
+        return this.#request('power-cut', { disarm: true }, options);
+      case 'flash-mark':
+        return this.#request('flash-mark', {}, options);
+      case 'hang':
+        return this.#request('hang', { stage: spec.stage, ...(spec.onlyInTrial === undefined ? {} : { onlyInTrial: spec.onlyInTrial }) }, options);
+      case 'corrupt':
+        return this.#request('corrupt', { slot: spec.slot, imageType: spec.imageType }, options);
+      case 'kill-app':
+        return this.#request('kill-app', { componentId: spec.componentId, ...(spec.signal ? { signal: spec.signal } : {}) }, options);
+      case 'timings':
+        return this.#request('timings', spec.timings, options);
+    }
+  }
+
+  async advanceClock(ms: number, options: CallOptions = {}): Promise<void> {
+    await this.#request('clock', { advanceMs: ms }, options);
+  }
+
+  async errorReport(options: CallOptions = {}): Promise<unknown> {
+    return this.#request('error-report', {}, options);
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.control.close(), this.console.close()]);
+  }
+
+  async #request(cmd: string, params: Record<string, unknown>, options: CallOptions): Promise<Record<string, unknown>> {
+    if (this.control.closed) throw new RigError('infra-error', 'board-offline', `board ${this.identity.id}: the emulator's control channel is closed`);
+    return this.control.request(cmd, params, { signal: options.signal, timeoutMs: options.timeoutMs });
+  }
+
+  #setState(state: BoardState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.emit('state', state);
+  }
+}

@@ -1,0 +1,81 @@
+import type { Verdict } from './verdict.js';
+
+/**
+ * The one serialisable record of a run (after OpenHTF): every output (the run
+ * store, JSON and JUnit exports, the dashboard) is made from it.
+ */
+export type RunStatus = 'queued' | 'running' | 'finished';
+
+export interface Measurement {
+  name: string;
+  value: number | string | boolean;
+  unit?: string;
+  /** Inclusive limits for numbers; `equals` for anything. */
+  limits?: { min?: number; max?: number; equals?: number | string | boolean };
+  passed: boolean;
+  at: string;
+}
+
+export interface StepRecord {
+  index: number;
+  name: string;
+  /** Step type from the library, e.g. `expect-console`. */
+  type: string;
+  phase: 'setup' | 'main' | 'teardown';
+  status: 'pending' | 'running' | 'finished' | 'skipped';
+  verdict: Verdict | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  durationMs: number | null;
+  attempts: number;
+  message: string | null;
+  /** Stable machine code of the failure, e.g. `console-expect-timeout`. */
+  errorCode: string | null;
+  measurements: Measurement[];
+  /** Console line sequence numbers the step matched (highlighted by the dashboard). */
+  matchedConsoleLines: number[];
+}
+
+export interface Artefact {
+  name: string;
+  /** `sha256:<hex>` */
+  digest: string;
+  bytes: number;
+  kind: 'image' | 'capability' | 'recovery-set' | 'certificate' | 'error-report' | 'other';
+  signer?: string | null;
+}
+
+export interface Provenance {
+  daemonVersion: string;
+  emulatorVersion: string | null;
+  board: { id: string; driver: string; deviceId: string | null; usbSerial: string | null };
+  osVersionBefore: string | null;
+  osVersionAfter: string | null;
+  artefacts: Artefact[];
+}
+
+export interface ConsoleExcerptLine {
+  seq: number;
+  timestamp: number;
+  text: string;
+}
+
+export interface RunRecord {
+  id: string;
+  scenario: string;
+  scenarioDigest: string;
+  boardId: string;
+  params: Record<string, unknown>;
+  requestedBy: string | null;
+  status: RunStatus;
+  verdict: Verdict | null;
+  /** Why the run ended as it did (the first failing step's message, or infra notes). */
+  reason: string | null;
+  queuedAt: string;
+  startedAt: string | null;
+  endedAt: string | null;
+  steps: StepRecord[];
+  provenance: Provenance | null;
+  console: ConsoleExcerptLine[];
+  errorReports: unknown[];
+}
