@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Paths of the real artefacts in shared/fixtures (read-only, beside the repo). */
-export const sharedFixtures = fileURLToPath(new URL('../../../shared/fixtures/azure-sphere/', import.meta.url));
+/**
+ * The real artefacts (copied from shared/fixtures into the project's own
+ * fixtures/ so a clone tests on its own): the SDK-built test app, the SDK test
+ * certificate, a real capability image, the device REST API CA.
+ */
+export const sharedFixtures = fileURLToPath(new URL('../../fixtures/azure-sphere/', import.meta.url));
 
 export const fixturePath = (name: string): string => `${sharedFixtures}${name}`;
 export const readFixture = (name: string): Buffer => readFileSync(fixturePath(name));

@@ -12,7 +12,7 @@ import {
 import { buildAsxipfs, readAsxipfs } from '../../src/image/asxipfs.js';
 import { FormatError } from '../../src/image/format-error.js';
 
-const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/azure-sphere/test_app.imagepackage', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../../fixtures/azure-sphere/test_app.imagepackage', import.meta.url));
 
 /** The example from shared/spec/image-format.md. */
 const SPEC_EXAMPLE = `{"SchemaVersion":1,"Name":"AzureIoT","ComponentId":"819255ff-8640-41fd-aea7-f85d34c491d5",

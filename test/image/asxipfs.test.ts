@@ -13,7 +13,7 @@ import {
 import { FormatError } from '../../src/image/format-error.js';
 import { InputError } from '../../src/util/failure.js';
 
-const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/azure-sphere/test_app.imagepackage', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../../fixtures/azure-sphere/test_app.imagepackage', import.meta.url));
 const BODY_LENGTH = 28_672;
 const realBody = (): Buffer => Buffer.from(readFileSync(FIXTURE).subarray(0, BODY_LENGTH));
 
