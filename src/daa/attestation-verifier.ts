@@ -1,0 +1,206 @@
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { toCertificateBundlePem } from '../pki/certificate.js';
+import type { AuditLog } from './audit-log.js';
+import { checkBoundKey } from './bound-key.js';
+import { DaaError } from './daa-error.js';
+import { issueDeviceCertificate } from './device-certificate.js';
+import { checkEvidenceToken } from './evidence-token.js';
+import type { LocalPki } from './local-pki.js';
+import { appraiseMeasurements } from './measurement-appraisal.js';
+import { DBGSTAT_ENABLED, NONCE_BYTES, type AttestationResult, type SessionGrant } from './protocol.js';
+import { refusal, type RefusalReason } from './refusal-reasons.js';
+import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
+import { normaliseDeviceId, type TenantRegistry } from './tenant-registry.js';
+
+/**
+ * The Verifier's challenge/response flow (after Veraison's session API): a
+ * session hands out a fresh nonce; evidence sent to it is appraised once; an
+ * affirming result carries a certificate for the key bound in the evidence.
+ *
+ * Submitting consumes the session whatever the outcome; a refusal changes
+ * nothing else (besides its audit entry). Appraisal and issuing are synchronous:
+ * between checking that a certificate key is unused and recording it, nothing
+ * else runs.
+ *
+ * Sessions live in memory, not in the database: they last a minute, and a
+ * restart that forgets them only makes devices ask for a new one (a nonce can
+ * never be answered twice either way). It spares two commits per attestation.
+ */
+export interface EvidenceBody {
+  /** `json`: the parsed request body; the others: why there is none. */
+  kind: 'json' | 'too-large' | 'malformed';
+  value?: unknown;
+  detail?: string;
+}
+
+export interface VerifierOptions {
+  now: () => number;
+  sessionTtlMs: number;
+  certificateLifetimeMs: number;
+}
+
+interface Session {
+  id: string;
+  nonce: Buffer;
+  deviceId: string | null;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+const MAX_EVIDENCE_CHARS = 48 * 1024;
+const PRUNE_EVERY = 1024;
+/** Sessions are kept this long after expiry so that a late submission is told "expired", not "unknown". */
+const KEEP_EXPIRED_MS = 3600_000;
+
+export class AttestationVerifier {
+  readonly #db: SqliteDatabase;
+  readonly #pki: LocalPki;
+  readonly #registry: TenantRegistry;
+  readonly #audit: AuditLog;
+  readonly #options: VerifierOptions;
+  readonly #chainPem = new Map<number, string>();
+  readonly #sessions = new Map<string, Session>();
+  readonly #statements: Record<'keyUsed' | 'insertCertificate' | 'deviceAttested', SqliteStatement>;
+  #sessionsCreated = 0;
+
+  constructor(db: SqliteDatabase, pki: LocalPki, registry: TenantRegistry, audit: AuditLog, options: VerifierOptions) {
+    this.#db = db;
+    this.#pki = pki;
+    this.#registry = registry;
+    this.#audit = audit;
+    this.#options = options;
+    this.#statements = {
+      keyUsed: db.prepare('SELECT 1 FROM certificates WHERE key_sha256 = ?'),
+      insertCertificate: db.prepare(
+        `INSERT INTO certificates (serial, device_id, tenant_id, authority_id, key_sha256, evidence_sha256, not_before, not_after, issued_at, der)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      deviceAttested: db.prepare('UPDATE devices SET last_boot_count = ?, last_attested_at = ? WHERE id = ?'),
+    };
+  }
+
+  createSession(request: { deviceId?: string } = {}): SessionGrant {
+    const deviceId = request.deviceId === undefined ? null : normaliseDeviceId(request.deviceId);
+    const now = this.#options.now();
+    const id = randomUUID();
+    const nonce = randomBytes(NONCE_BYTES);
+    const expiresAt = now + this.#options.sessionTtlMs;
+    if (++this.#sessionsCreated % PRUNE_EVERY === 0) this.#prune(now);
+    this.#sessions.set(id, { id, nonce, deviceId, expiresAt, usedAt: null });
+    const tenant = deviceId ? (this.#registry.findDevice(deviceId)?.tenantId ?? null) : null;
+    return { sessionId: id, nonce: nonce.toString('base64url'), expiresAt: new Date(expiresAt).toISOString(), tenant };
+  }
+
+  submitEvidence(sessionId: string, body: EvidenceBody): AttestationResult {
+    const now = this.#options.now();
+    const session = this.#sessions.get(sessionId);
+    if (!session) return this.#refuse(now, null, null, null, [refusal('session-unknown', `no session '${sessionId.slice(0, 64)}'`)]);
+    const consumed = session.usedAt === null;
+    session.usedAt ??= now;
+    const refuse = (reasons: RefusalReason[], deviceId = session.deviceId, tenant: string | null = null, evidence?: string) =>
+      this.#refuse(now, session.id, deviceId, tenant, reasons, evidence);
+    if (!consumed) return refuse([refusal('session-used')]);
+    if (now >= session.expiresAt) return refuse([refusal('session-expired', `the session expired at ${new Date(session.expiresAt).toISOString()}`)]);
+    if (body.kind === 'too-large') return refuse([refusal('body-too-large', body.detail)]);
+    if (body.kind === 'malformed') return refuse([refusal('body-malformed', body.detail)]);
+    const evidence = evidenceOf(body.value);
+    if (typeof evidence !== 'string') return refuse([refusal('body-malformed', evidence.problem)]);
+
+    const token = checkEvidenceToken(evidence);
+    if (!token.ok) return refuse([token.reason]);
+    const { claims } = token;
+    const evidenceSha256 = token.sha256.toString('hex');
+    const deviceId = claims.ueid;
+    const claimedNonce = Buffer.from(claims.eat_nonce, 'base64url');
+    if (!timingSafeEqual(claimedNonce, session.nonce)) return refuse([refusal('nonce-mismatch')], deviceId, null, evidenceSha256);
+    if (session.deviceId !== null && session.deviceId !== deviceId) {
+      return refuse([refusal('device-mismatch', `the session is for device ${session.deviceId.slice(0, 16)}..., the evidence for ${deviceId.slice(0, 16)}...`)], deviceId, null, evidenceSha256);
+    }
+    const device = this.#registry.findDevice(deviceId);
+    if (!device) return refuse([refusal('device-unclaimed')], deviceId, null, evidenceSha256);
+
+    const reasons: RefusalReason[] = [];
+    const tenant = this.#registry.tenant(device.tenantId);
+    if (claims.tenant !== tenant.id) reasons.push(refusal('tenant-mismatch', `the evidence names tenant '${claims.tenant.slice(0, 64)}'; the device is claimed to ${tenant.id}`));
+    if (device.revokedAt) reasons.push(refusal('device-revoked', `revoked ${device.revokedAt.toISOString()}${device.revokeReason ? `: ${device.revokeReason}` : ''}`));
+    const authority = this.#pki.activeTenantAuthority(tenant.id);
+    if (!authority || authority.notAfter.getTime() <= now) {
+      const latest = this.#pki.tenantAuthorities(tenant.id)[0];
+      reasons.push(latest?.status === 'Revoked' ? refusal('tenant-ca-revoked') : refusal('tenant-ca-inactive', authority ? 'the active tenant CA has expired' : undefined));
+    }
+    if (device.lastBootCount !== null && claims.bootcount < device.lastBootCount) {
+      reasons.push(refusal('bootcount-regressed', `bootcount ${claims.bootcount} is below ${device.lastBootCount}, seen at the last attestation`));
+    }
+    if (!claims.oemboot) reasons.push(refusal('secure-boot-failed'));
+    if (!tenant.referenceValues) reasons.push(refusal('reference-values-missing', `tenant ${tenant.name} has no reference values; set them with \`sphere-rig daa reference set\``));
+    else reasons.push(...appraiseMeasurements(claims.measurements, tenant.referenceValues));
+    if (claims.dbgstat === DBGSTAT_ENABLED && tenant.developmentMode === 'forbid') reasons.push(refusal('development-mode-forbidden'));
+    const key = checkBoundKey(claims.cnf.jwk, deviceId);
+    if (!key.ok) reasons.push(key.reason);
+    else if (this.#statements.keyUsed.get(key.sha256)) reasons.push(refusal('certificate-key-reused'));
+    if (reasons.length || !authority || !key.ok) return refuse(reasons, deviceId, tenant.id, evidenceSha256);
+
+    const loaded = this.#pki.load(authority.id);
+    const notBefore = Math.floor(now / 1000) * 1000;
+    const notAfter = notBefore + this.#options.certificateLifetimeMs;
+    const certificate = issueDeviceCertificate(loaded.issuer, {
+      deviceId,
+      spki: key.spki,
+      evidenceSha256: token.sha256,
+      notBefore: new Date(notBefore),
+      notAfter: new Date(notAfter),
+    });
+    this.#db.transaction(() => {
+      this.#statements.insertCertificate.run(certificate.serialNumber, deviceId, tenant.id, authority.id, key.sha256, evidenceSha256, notBefore, notAfter, now, certificate.der);
+      this.#statements.deviceAttested.run(claims.bootcount, now, deviceId);
+      this.#audit.record({ at: now, sessionId: session.id, deviceId, tenant: tenant.id, verdict: 'affirming', reasons: [], certificateSerial: certificate.serialNumber, evidenceSha256 });
+    })();
+    return {
+      verdict: 'affirming',
+      sessionId: session.id,
+      deviceId,
+      tenant: tenant.id,
+      certificatePem: certificate.pem,
+      chainPem: this.#chain(authority.id, tenant.id),
+      serialNumber: certificate.serialNumber,
+      notBefore: new Date(notBefore).toISOString(),
+      notAfter: new Date(notAfter).toISOString(),
+      evidenceSha256,
+    };
+  }
+
+  /** Whether a session exists and was used (undefined: unknown); for tests and diagnostics. */
+  sessionUsed(sessionId: string): boolean | undefined {
+    const session = this.#sessions.get(sessionId);
+    return session && session.usedAt !== null;
+  }
+
+  #prune(now: number): void {
+    for (const [id, session] of this.#sessions) if (session.expiresAt < now - KEEP_EXPIRED_MS) this.#sessions.delete(id);
+  }
+
+  #chain(authorityId: number, tenantId: string): string {
+    let pem = this.#chainPem.get(authorityId);
+    if (!pem) {
+      const authority = this.#pki.authorityById(authorityId);
+      if (!authority) throw new DaaError('authority-not-found', 500, `authority #${authorityId} vanished`);
+      pem = toCertificateBundlePem(this.#pki.tenantChain(tenantId, authority.thumbprint));
+      this.#chainPem.set(authorityId, pem);
+    }
+    return pem;
+  }
+
+  #refuse(now: number, sessionId: string | null, deviceId: string | null, tenant: string | null, reasons: RefusalReason[], evidenceSha256?: string): AttestationResult {
+    this.#audit.record({ at: now, sessionId, deviceId, tenant, verdict: 'refused', reasons, ...(evidenceSha256 ? { evidenceSha256 } : {}) });
+    return { verdict: 'refused', sessionId, deviceId, reasons };
+  }
+}
+
+function evidenceOf(body: unknown): string | { problem: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { problem: 'the body must be a JSON object {"evidence": "<JWT>"}' };
+  const { evidence, ...rest } = body as Record<string, unknown>;
+  if (Object.keys(rest).length) return { problem: `unknown field(s) ${Object.keys(rest).slice(0, 5).join(', ')}` };
+  if (typeof evidence !== 'string') return { problem: "'evidence' must be a string (the compact JWT)" };
+  if (evidence.length > MAX_EVIDENCE_CHARS) return { problem: `'evidence' is longer than ${MAX_EVIDENCE_CHARS} characters` };
+  return evidence;
+}

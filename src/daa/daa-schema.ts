@@ -1,0 +1,110 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DaaError } from './daa-error.js';
+import { openSqlite, type SqliteDatabase } from './sqlite-database.js';
+
+/**
+ * The DAA service keeps everything in one SQLite file, `<state>/daa.sqlite`
+ * (mode of the folder: the CA private keys live in it). Migrations are plain SQL
+ * steps, numbered; `PRAGMA user_version` records the last one applied. A step is
+ * never edited once shipped: a change is a new step.
+ */
+export const DAA_DATABASE_FILE = 'daa.sqlite';
+
+const MIGRATIONS: readonly string[] = [
+  // 1: the first schema
+  `
+  CREATE TABLE tenants (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    development_mode TEXT NOT NULL CHECK (development_mode IN ('allow', 'forbid')),
+    reference_values TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE authorities (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('root', 'intermediate', 'tenant')),
+    tenant_id TEXT REFERENCES tenants(id),
+    generation INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('Active', 'Inactive', 'Revoked')),
+    thumbprint TEXT NOT NULL UNIQUE,
+    serial TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    cert_der BLOB NOT NULL,
+    key_pem TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    crl_number INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX authorities_tenant ON authorities(tenant_id);
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    claimed_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    revoke_reason TEXT,
+    last_boot_count INTEGER,
+    last_attested_at INTEGER
+  );
+  CREATE TABLE certificates (
+    serial TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    authority_id INTEGER NOT NULL REFERENCES authorities(id),
+    key_sha256 TEXT NOT NULL UNIQUE,
+    evidence_sha256 TEXT NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    der BLOB NOT NULL
+  );
+  CREATE INDEX certificates_device ON certificates(device_id);
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    session_id TEXT,
+    device_id TEXT,
+    tenant_id TEXT,
+    verdict TEXT NOT NULL CHECK (verdict IN ('affirming', 'refused')),
+    reasons TEXT NOT NULL,
+    certificate_serial TEXT,
+    evidence_sha256 TEXT
+  );
+  CREATE INDEX audit_device ON audit(device_id);
+  `,
+];
+
+export const DAA_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Opens `<stateDir>/daa.sqlite` (or an in-memory database for `:memory:`), migrated to the current schema. */
+export function openDaaDatabase(stateDir: string): SqliteDatabase {
+  let db: SqliteDatabase;
+  try {
+    if (stateDir === ':memory:') db = openSqlite(':memory:');
+    else {
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      db = openSqlite(join(stateDir, DAA_DATABASE_FILE));
+    }
+  } catch (error) {
+    throw new DaaError('daa-state-unreadable', 500, `${stateDir}: cannot open the DAA database (${(error as Error).message})`, { stateDir }, { cause: error });
+  }
+  migrate(db, stateDir);
+  return db;
+}
+
+function migrate(db: SqliteDatabase, where: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    db.close();
+    throw new DaaError('daa-state-too-new', 500, `${where}: the DAA database is at schema ${current}; this sphere-rig knows up to ${MIGRATIONS.length}`);
+  }
+  for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version - 1]!);
+      db.pragma(`user_version = ${version}`);
+    })();
+  }
+}

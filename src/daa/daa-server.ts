@@ -1,0 +1,62 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RigError } from '../util/failure.js';
+import { DaaError } from './daa-error.js';
+import type { DaaService } from './daa-service.js';
+import { createDaaRouter, type DaaRouterOptions } from './http/daa-router.js';
+import { express } from './http/express-module.js';
+import { isLoopbackHost } from './loopback-url.js';
+
+/** The DAA service on its own HTTP listener (`sphere-rig daa serve`), loopback only. */
+export interface DaaServerOptions extends DaaRouterOptions {
+  service: DaaService;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: any free port. */
+  port?: number;
+}
+
+export interface RunningDaaServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 5000;
+
+export async function startDaaServer(options: DaaServerOptions): Promise<RunningDaaServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) throw new DaaError('non-loopback-address', 400, `the DAA service listens on loopback only; refusing '${host}'`);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(createDaaRouter(options.service, options));
+  const server: Server = createServer(app);
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error) => reject(new RigError('infra-error', 'daa-listen-failed', `cannot listen on ${host}:${options.port ?? 0}: ${error.message}`, {}, { cause: error })));
+    server.listen({ host, port: options.port ?? 0, exclusive: true }, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    host: address.address,
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, CLOSE_TIMEOUT_MS);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,198 @@
+import { DaaError } from '../daa-error.js';
+import type { DaaService } from '../daa-service.js';
+import { refusalStatus } from '../refusal-reasons.js';
+import { compileSchema, formatProblems } from '../schema-check.js';
+import { componentLogger } from '../../util/logger.js';
+import { express, type HttpRequest, type HttpResponse, type HttpRouter, type NextFunction } from './express-module.js';
+import { readJsonBody } from './read-json-body.js';
+import * as schemas from './request-schemas.js';
+
+/**
+ * The DAA service over HTTP, as an express Router the daemon mounts (for
+ * example at /daa) or `sphere-rig daa serve` runs alone. JSON in and out,
+ * except the certificate downloads (PEM). Errors are `{error: {code, message}}`
+ * with a 4xx status; refused attestations are results, `{verdict: "refused",
+ * reasons: [{code, recoverable, detail}]}`, with the status of the first reason.
+ *
+ *   POST /sessions                           {deviceId?} -> 201 {sessionId, nonce, expiresAt, tenant}
+ *   POST /sessions/:id/evidence              {evidence}  -> 200 affirming | 4xx refused
+ *   GET  /tenants                            POST /tenants {name, id?, developmentMode?}
+ *   GET  /tenants/:t                         PUT  /tenants/:t/policy {developmentMode}
+ *   GET  /tenants/:t/devices                 POST /tenants/:t/devices {deviceId}       (claim)
+ *   GET  /tenants/:t/reference-values        PUT  /tenants/:t/reference-values {...}
+ *   GET  /tenants/:t/ca[?thumbprint=]        PEM of the tenant CA
+ *   GET  /tenants/:t/ca/chain[?thumbprint=]  PKCS#7 (PEM): tenant CA, intermediate, root
+ *   GET  /tenants/:t/ca/list                 [{thumbprint, status, active, revoked, ...}]
+ *   GET  /tenants/:t/ca/crl[?thumbprint=]    CRL (PEM) of the device certificates revoked
+ *   POST /tenants/:t/ca/rotate {activate?}   PUT  /tenants/:t/ca/:thumbprint {status}
+ *   GET  /devices/:id                        POST /devices/:id/revoke {reason?}
+ *   GET  /pki/root                           GET  /pki/crl (revoked tenant CAs)
+ *   POST /verify {chainPem, expectedDeviceId?, at?, trustAnchorsPem?}   relying-party check
+ *   GET  /audit[?deviceId=&tenant=&verdict=&limit=]
+ */
+export interface DaaRouterOptions {
+  /** Largest evidence body; default 64 KiB. */
+  evidenceLimitBytes?: number;
+  /** Largest other bodies; default 1 MiB (reference values, chains). */
+  bodyLimitBytes?: number;
+  /** How long a body may take to arrive; default 10 s. */
+  bodyTimeoutMs?: number;
+}
+
+const log = componentLogger('daa');
+const PEM = 'application/x-pem-file';
+
+type Handler = (req: HttpRequest, res: HttpResponse) => Promise<void> | void;
+
+export function createDaaRouter(service: DaaService, options: DaaRouterOptions = {}): HttpRouter {
+  const evidenceLimit = options.evidenceLimitBytes ?? 64 * 1024;
+  const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
+  const router = express.Router({ caseSensitive: true, strict: false });
+
+  const body = async <T>(req: HttpRequest, check: (value: unknown) => { ok: true; value: T } | { ok: false; problems: { path: string; message: string }[] }, limit = bodyLimit): Promise<T> => {
+    const read = await readJsonBody(req, { limitBytes: limit, timeoutMs: bodyTimeoutMs });
+    if (read.kind === 'too-large') throw new DaaError('body-too-large', 413, read.detail);
+    if (read.kind === 'malformed') throw new DaaError('body-malformed', 400, read.detail);
+    const result = check(read.value);
+    if (!result.ok) throw new DaaError('body-invalid', 400, `request body: ${formatProblems(result.problems)}`, { problems: result.problems });
+    return result.value;
+  };
+  const query = <T>(req: HttpRequest, check: (value: unknown) => { ok: true; value: T } | { ok: false; problems: { path: string; message: string }[] }): T => {
+    const result = check({ ...req.query });
+    if (!result.ok) throw new DaaError('query-invalid', 400, `query: ${formatProblems(result.problems)}`, { problems: result.problems });
+    return result.value;
+  };
+  const route = (handler: Handler) => (req: HttpRequest, res: HttpResponse, next: NextFunction) => {
+    Promise.resolve()
+      .then(() => handler(req, res))
+      .catch(next);
+  };
+
+  const sessionRequest = compileSchema<{ deviceId?: string }>(schemas.SESSION_REQUEST);
+  const createTenant = compileSchema<{ name: string; id?: string; developmentMode?: 'allow' | 'forbid' }>(schemas.CREATE_TENANT);
+  const tenantPolicy = compileSchema<{ developmentMode: 'allow' | 'forbid' }>(schemas.TENANT_POLICY);
+  const claimDevice = compileSchema<{ deviceId: string }>(schemas.CLAIM_DEVICE);
+  const revokeDevice = compileSchema<{ reason?: string }>(schemas.REVOKE_DEVICE);
+  const rotateCa = compileSchema<{ activate?: boolean }>(schemas.ROTATE_CA);
+  const caStatus = compileSchema<{ status: 'Active' | 'Inactive' | 'Revoked' }>(schemas.CA_STATUS);
+  const verifyChain = compileSchema<{ chainPem: string; expectedDeviceId?: string; at?: string; trustAnchorsPem?: string }>(schemas.VERIFY_CHAIN);
+  const thumbprintQuery = compileSchema<{ thumbprint?: string }>(schemas.THUMBPRINT_QUERY);
+  const auditQuery = compileSchema<{ deviceId?: string; tenant?: string; verdict?: 'affirming' | 'refused'; limit?: string }>(schemas.AUDIT_QUERY);
+  const emptyQuery = compileSchema<Record<string, never>>(schemas.EMPTY_QUERY);
+  const anyDocument = (value: unknown) => ({ ok: true as const, value });
+
+  // ---- attestation
+  router.post('/sessions', route(async (req, res) => {
+    const request = await body(req, sessionRequest, 4096);
+    res.status(201).json(service.createSession(request));
+  }));
+  router.post('/sessions/:id/evidence', route(async (req, res) => {
+    const read = await readJsonBody(req, { limitBytes: evidenceLimit, timeoutMs: bodyTimeoutMs });
+    const result = service.submitEvidence(req.params.id ?? '', read);
+    res.status(result.verdict === 'affirming' ? 200 : refusalStatus(result.reasons)).json(result);
+  }));
+
+  // ---- tenants, devices, reference values
+  router.get('/tenants', route((req, res) => {
+    query(req, emptyQuery);
+    res.json(service.listTenants());
+  }));
+  router.post('/tenants', route(async (req, res) => {
+    res.status(201).json(await service.createTenant(await body(req, createTenant)));
+  }));
+  router.get('/tenants/:tenant', route((req, res) => void res.json(service.tenant(param(req, 'tenant')))));
+  router.put('/tenants/:tenant/policy', route(async (req, res) => {
+    const { developmentMode } = await body(req, tenantPolicy);
+    res.json(service.setDevelopmentMode(param(req, 'tenant'), developmentMode));
+  }));
+  router.get('/tenants/:tenant/devices', route((req, res) => void res.json(service.devices(param(req, 'tenant')))));
+  router.post('/tenants/:tenant/devices', route(async (req, res) => {
+    const { deviceId } = await body(req, claimDevice);
+    res.status(201).json(service.claimDevice(param(req, 'tenant'), deviceId));
+  }));
+  router.get('/tenants/:tenant/reference-values', route((req, res) => {
+    const values = service.referenceValues(param(req, 'tenant'));
+    if (!values) throw new DaaError('reference-values-not-set', 404, `tenant ${param(req, 'tenant')} has no reference values`);
+    res.json(values);
+  }));
+  router.put('/tenants/:tenant/reference-values', route(async (req, res) => {
+    const document = await body(req, anyDocument, bodyLimit * 4);
+    res.json(service.setReferenceValues(param(req, 'tenant'), document, 'request body'));
+  }));
+
+  // ---- the tenant CA
+  router.get('/tenants/:tenant/ca', route((req, res) => {
+    const { thumbprint } = query(req, thumbprintQuery);
+    res.type(PEM).send(service.tenantCaPem(param(req, 'tenant'), thumbprint));
+  }));
+  router.get('/tenants/:tenant/ca/chain', route((req, res) => {
+    const { thumbprint } = query(req, thumbprintQuery);
+    res.type('application/pkcs7-mime').send(service.tenantChainPkcs7(param(req, 'tenant'), thumbprint));
+  }));
+  router.get('/tenants/:tenant/ca/list', route((req, res) => void res.json(service.tenantCaList(param(req, 'tenant')))));
+  router.get('/tenants/:tenant/ca/crl', route(async (req, res) => {
+    const { thumbprint } = query(req, thumbprintQuery);
+    res.type('application/pkix-crl').send(await service.tenantCrlPem(param(req, 'tenant'), thumbprint));
+  }));
+  router.post('/tenants/:tenant/ca/rotate', route(async (req, res) => {
+    const { activate } = await body(req, rotateCa);
+    res.status(201).json(await service.rotateTenantCa(param(req, 'tenant'), activate ?? false));
+  }));
+  router.put('/tenants/:tenant/ca/:thumbprint', route(async (req, res) => {
+    const thumbprint = param(req, 'thumbprint');
+    if (!/^[0-9a-fA-F]{40}$/.test(thumbprint)) throw new DaaError('thumbprint-invalid', 400, 'a CA thumbprint is 40 hex characters (SHA-1)');
+    const { status } = await body(req, caStatus);
+    res.json(service.setTenantCaStatus(param(req, 'tenant'), thumbprint, status));
+  }));
+
+  // ---- devices
+  router.get('/devices/:deviceId', route((req, res) => void res.json(service.device(param(req, 'deviceId')))));
+  router.post('/devices/:deviceId/revoke', route(async (req, res) => {
+    const { reason } = await body(req, revokeDevice);
+    res.json(service.revokeDevice(param(req, 'deviceId'), reason));
+  }));
+
+  // ---- PKI, relying party, audit
+  router.get('/pki/root', route((_req, res) => void res.type(PEM).send(service.rootPem())));
+  router.get('/pki/crl', route(async (_req, res) => void res.type('application/pkix-crl').send(await service.intermediateCrlPem())));
+  router.post('/verify', route(async (req, res) => {
+    const request = await body(req, verifyChain);
+    const at = request.at === undefined ? undefined : new Date(request.at);
+    if (at && Number.isNaN(at.getTime())) throw new DaaError('body-invalid', 400, `request body: at: '${request.at}' is not a date`);
+    res.json(service.verifyPresentedChain({ ...request, at }));
+  }));
+  router.get('/audit', route((req, res) => {
+    const filter = query(req, auditQuery);
+    res.json(service.audit({ ...filter, limit: filter.limit === undefined ? undefined : Number(filter.limit) }));
+  }));
+
+  router.use((req: HttpRequest, res: HttpResponse) => {
+    res.status(404).json({ error: { code: 'not-found', message: `no DAA endpoint ${req.method ?? ''} ${req.path}` } });
+  });
+  router.use((error: unknown, req: HttpRequest, res: HttpResponse, _next: NextFunction) => {
+    const { status, body: answer } = errorAnswer(error);
+    if (status >= 500) log.error('request failed', { method: req.method, path: req.path, error: error instanceof Error ? error.stack : String(error) });
+    if (res.headersSent) return void res.end();
+    res.status(status).json(answer);
+  });
+  return router;
+}
+
+function param(req: HttpRequest, name: string): string {
+  const value = req.params[name];
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200) throw new DaaError('path-invalid', 400, `path parameter '${name}' is missing or too long`);
+  return value;
+}
+
+function errorAnswer(error: unknown): { status: number; body: { error: { code: string; message: string; details?: Record<string, unknown> } } } {
+  if (error instanceof DaaError) {
+    return { status: error.status, body: { error: { code: error.code, message: error.message, ...(Object.keys(error.details).length ? { details: error.details } : {}) } } };
+  }
+  // Errors express itself raises for bad input (a malformed %-escape in the path) carry a 4xx status.
+  const status = (error as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, body: { error: { code: 'bad-request', message: (error as Error).message ?? 'bad request' } } };
+  }
+  return { status: 500, body: { error: { code: 'internal', message: 'the DAA service failed on this request; see its log' } } };
+}
