@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { InputError } from '../util/failure.js';
+import { describeAjvErrors } from '../util/schema-errors.js';
+
+/**
+ * A rig inventory (`rigs/*.yaml`): the boards a daemon owns, how each is bound
+ * (an emulated board by index, a real board by USB serial), its tags and tenant,
+ * how its power is switched, plus the emulator and DAA settings. Validated
+ * against a schema; errors name the file and the path in it.
+ */
+export interface RigBoardConfig {
+  id: string;
+  driver: 'emulated' | 'mt3620';
+  tags: string[];
+  tenant?: string;
+  /** Emulated boards: index into the emulator's boards. */
+  emulatorBoard?: number;
+  /** Real boards: the FT4232H serial number (AS...). */
+  usbSerial?: string;
+  /** Real boards: a command with {action} = on | off | cycle. */
+  power?: { command: string };
+  reset?: { interface: 'B' | 'D' };
+  /** Real boards: REST API base URL when the service link is already up. */
+  restUrl?: string;
+}
+
+export interface RigConfig {
+  name: string;
+  description?: string;
+  daemon: { listen: string };
+  emulator?: { boards: number; speed: 'fast' | 'real'; baselineApp?: boolean };
+  daa?: { tenants: Array<{ name: string; developmentMode?: 'allowed' | 'forbidden' }> };
+  boards: RigBoardConfig[];
+  source: string;
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'boards'],
+  properties: {
+    name: { type: 'string', pattern: '^[\\w-]+$' },
+    description: { type: 'string' },
+    daemon: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { listen: { type: 'string', pattern: '^[^:]+:\\d{1,5}$' } },
+    },
+    emulator: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['boards'],
+      properties: { boards: { type: 'integer', minimum: 1, maximum: 1000 }, speed: { enum: ['fast', 'real'] }, baselineApp: { type: 'boolean' } },
+    },
+    daa: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        tenants: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name'],
+            properties: { name: { type: 'string', pattern: '^[\\w-]+$' }, developmentMode: { enum: ['allowed', 'forbidden'] } },
+          },
+        },
+      },
+    },
+    boards: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'driver'],
+        properties: {
+          id: { type: 'string', pattern: '^[\\w-]+$', maxLength: 64 },
+          driver: { enum: ['emulated', 'mt3620'] },
+          tags: { type: 'array', items: { type: 'string', pattern: '^[\\w-]+$' } },
+          tenant: { type: 'string' },
+          emulatorBoard: { type: 'integer', minimum: 0 },
+          usbSerial: { type: 'string', minLength: 1 },
+          power: { type: 'object', additionalProperties: false, required: ['command'], properties: { command: { type: 'string', minLength: 1 } } },
+          reset: { type: 'object', additionalProperties: false, properties: { interface: { enum: ['B', 'D'] } } },
+          restUrl: { type: 'string', pattern: '^https://' },
+        },
+      },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+export function parseRigConfig(text: string, source: string): RigConfig {
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    throw new InputError('rig-unparseable', `${source}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (!validate(value)) throw new InputError('rig-invalid', describeAjvErrors(validate.errors, source));
+  const raw = value as Omit<RigConfig, 'source' | 'daemon' | 'boards'> & { daemon?: { listen?: string }; boards: Array<Partial<RigBoardConfig>> };
+  const ids = new Set<string>();
+  const boards = raw.boards.map((board, i) => {
+    const where = `${source}: at $.boards[${i}]`;
+    if (ids.has(board.id!)) throw new InputError('rig-invalid', `${where}.id: board id '${board.id}' is used twice`);
+    ids.add(board.id!);
+    if (board.driver === 'emulated') {
+      if (board.emulatorBoard === undefined) throw new InputError('rig-invalid', `${where}: an emulated board needs emulatorBoard (its index in the emulator)`);
+      if (!raw.emulator || board.emulatorBoard >= raw.emulator.boards) {
+        throw new InputError('rig-invalid', `${where}.emulatorBoard: ${board.emulatorBoard} is not below emulator.boards (${raw.emulator?.boards ?? 0})`);
+      }
+    }
+    if (board.driver === 'mt3620' && !board.usbSerial) throw new InputError('rig-invalid', `${where}: a real board needs usbSerial (bind by serial, never by /dev/ttyUSBn)`);
+    const tenants = raw.daa?.tenants?.map((t) => t.name) ?? [];
+    if (board.tenant && !tenants.includes(board.tenant)) throw new InputError('rig-invalid', `${where}.tenant: tenant '${board.tenant}' is not declared under daa.tenants`);
+    return { tags: [], ...board } as RigBoardConfig;
+  });
+  const listen = raw.daemon?.listen ?? '127.0.0.1:8480';
+  return { ...raw, daemon: { listen }, boards, source };
+}
+
+export function loadRigConfig(path: string): RigConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InputError('rig-unreadable', `${path}: cannot read rig file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return parseRigConfig(text, path);
+}
