@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { ConsoleLog } from './console-log.js';
+import type { ConsoleExpectOptions, ConsoleLine } from './console-log.js';
 import { RigError } from '../util/failure.js';
 
 /**
@@ -60,9 +60,18 @@ export interface AttestationOutcome {
   [field: string]: unknown;
 }
 
+/** The part of a console log steps use; `ConsoleLog` is the serial one. */
+export interface BoardConsole {
+  mark(): number;
+  lines(since?: number): ConsoleLine[];
+  expect(pattern: RegExp | string, options: ConsoleExpectOptions): Promise<ConsoleLine>;
+  on(event: 'line', listener: (line: ConsoleLine) => void): unknown;
+  off(event: 'line', listener: (line: ConsoleLine) => void): unknown;
+}
+
 export interface Board extends EventEmitter<{ state: [state: BoardState] }> {
   readonly identity: BoardIdentity;
-  readonly console: ConsoleLog;
+  readonly console: BoardConsole;
   state(): BoardState;
   info(options?: CallOptions): Promise<BoardInfo>;
   power(on: boolean, options?: CallOptions): Promise<void>;

@@ -15,7 +15,7 @@ export interface RunArtefact extends Artefact {
 
 export interface DaaAccess {
   /** Relying-party check of a certificate chain: valid now, for which device and tenant. */
-  verifyChain(chainPem: string): Promise<{ valid: boolean; deviceId: string | null; tenant: string | null; problems: string[] }>;
+  verifyChain(chainPem: string): Promise<{ valid: boolean; deviceId: string | null; tenant: string | null; notAfter?: string | null; problems: string[] }>;
   /** Tenant reference values: mark an image hash (or ID) of a component trusted or not. */
   setImageTrust?(tenant: string, componentId: string, imageSha256: string, trusted: boolean): Promise<void>;
 }

@@ -1,55 +1,73 @@
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { EmulatorHost } from '../../emulator/emulator-host.js';
-import { provisionEmulator, readStateFile } from '../../emulator/provisioning.js';
-import { action, UsageError } from '../action.js';
-import { parseCount } from '../parse-options.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { loadRigConfig } from '../../daemon/rig-config.js';
+import { action } from '../action.js';
 
-interface UpFlags {
-  state: string;
-  boards: string;
-  speed: string;
-  listen?: string;
-}
-
-/** Where `up` keeps keys, emulator chips and (later) the run store. */
+/** Where `up` keeps keys, emulator chips, the DAA service and the run store. */
 export function defaultStateDir(): string {
   return resolve(process.env.SPHERE_RIG_HOME ?? '.sphere-rig');
 }
 
+const DEFAULT_RIG = fileURLToPath(new URL('../../../rigs/default.yaml', import.meta.url));
+const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard/', import.meta.url));
+
+interface UpFlags {
+  rig: string;
+  state: string;
+  listen?: string;
+  scenarios?: string[];
+}
+
 /**
- * `sphere-rig up`: the embedded default rig in the foreground. Today it brings up
- * the emulated boards (provisioned on first use); the daemon API, DAA service and
- * dashboard attach here as they are built.
+ * `sphere-rig up`: the daemon in the foreground with its rig: emulated boards
+ * (provisioned on first use), the local DAA service, the API, the event stream
+ * and the dashboard, on loopback.
  */
 export function registerUpCommand(program: Command): void {
   program
     .command('up')
-    .description('Run the default rig in the foreground: emulated boards on loopback (provisioned on first use)')
+    .description('Run the rig daemon in the foreground: boards, DAA service, API, live stream and dashboard on loopback')
+    .option('--rig <file>', 'rig inventory (YAML)', DEFAULT_RIG)
     .option('--state <dir>', 'state folder (default: $SPHERE_RIG_HOME or ./.sphere-rig)', defaultStateDir())
-    .option('--boards <n>', 'number of emulated boards', '4')
-    .option('--speed <speed>', "'fast' or 'real' board timings", 'fast')
-    .option('--listen <host:port>', 'reserved for the daemon API (not yet served)')
+    .option('--listen <host:port>', "address to serve on (default: the rig's daemon.listen, 127.0.0.1:8480)")
+    .option('--scenarios <dir...>', 'extra scenario folders')
+    .addHelpText(
+      'after',
+      `
+On first start the emulated boards are provisioned and an admin API token is
+written to <state>/admin.token (mode 0600). Other commands (run, boards, runs,
+watch) find the daemon and the token through <state>; scripts pass
+--daemon URL --token TOKEN or set SPHERE_RIG_URL / SPHERE_RIG_TOKEN.
+Ctrl-C stops it: running scenarios are cancelled (their teardown runs) and
+nothing finished is lost.`,
+    )
     .action(
       action(async (flags: UpFlags) => {
-        if (flags.speed !== 'fast' && flags.speed !== 'real') throw new UsageError(`--speed must be fast or real, got ${flags.speed}`);
-        const boards = parseCount(flags.boards, '--boards', 1, 1000);
-        const emulatorState = join(resolve(flags.state), 'emulator');
-        const existing = readStateFile(emulatorState);
-        if (!existing || existing.boards.length < boards) {
-          process.stderr.write(`provisioning ${boards} emulated board(s) in ${emulatorState}\n`);
-          await provisionEmulator({ stateDir: emulatorState, count: boards, baselineApp: true });
+        const rig = loadRigConfig(flags.rig);
+        const daemon = await Daemon.start({
+          rig,
+          stateDir: flags.state,
+          listen: flags.listen,
+          dashboardDir: existsSync(DASHBOARD_DIR) ? DASHBOARD_DIR : undefined,
+          scenarioDirs: flags.scenarios,
+        });
+        process.stdout.write(`sphere-rig daemon up at ${daemon.url} (rig ${rig.name}, ${daemon.registry.boards.size} boards)\n`);
+        for (const board of daemon.registry.boards.values()) {
+          process.stdout.write(`  ${board.identity.id.padEnd(10)} ${board.identity.driver.padEnd(9)} ${board.state().padEnd(12)} ${board.identity.deviceId?.slice(0, 16) ?? '-'}…\n`);
         }
-        const host = await EmulatorHost.start({ stateDir: emulatorState, boards, speed: flags.speed });
-        for (const s of host.surfaces()) {
-          process.stdout.write(`${s.name}  ${s.deviceId.slice(0, 16)}…  debug ${s.debugUart}  recovery ${s.recoveryUart}  control 127.0.0.1:${s.controlPort}\n`);
-        }
-        process.stdout.write(`${boards} emulated board(s) up; Ctrl-C to stop\n`);
+        process.stdout.write(
+          `dashboard  ${daemon.url}/\nAPI token  ${daemon.adminToken.path}${daemon.adminToken.created ? ' (new)' : ''}\n` +
+            `try        sphere-rig run boot-smoke --tags all\nCtrl-C to stop\n`,
+        );
         await new Promise<void>((done) => {
           process.once('SIGINT', done);
           process.once('SIGTERM', done);
         });
-        await host.close();
+        process.stderr.write('stopping…\n');
+        await daemon.close();
         process.stderr.write('stopped\n');
       }),
     );

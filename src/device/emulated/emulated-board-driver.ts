@@ -121,6 +121,11 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
     return result as unknown as AttestationOutcome;
   }
 
+  /** The board's device-authentication state as its OS reports it (no new attestation). */
+  async deviceAuth(options: CallOptions = {}): Promise<Record<string, unknown>> {
+    return this.#request('device-auth', {}, options);
+  }
+
   async fault(spec: FaultSpec, options: CallOptions = {}): Promise<Record<string, unknown>> {
     switch (spec.kind) {
       case 'power-cut':

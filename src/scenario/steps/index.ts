@@ -1,4 +1,5 @@
 import type { StepType } from '../step-type.js';
+import { attestStep, setOsTrustStep, verifyCertificateStep } from './attestation-steps.js';
 import { buildAppStep, buildCapabilityStep, buildOsSetStep, tamperStep } from './artefact-steps.js';
 import { advanceClockStep, collectErrorReportsStep, faultStep, installStep } from './board-steps.js';
 import { expectAppStateStep, expectConsoleStep, expectOsVersionStep, expectStateStep } from './expect-steps.js';
@@ -25,4 +26,7 @@ export const BUILTIN_STEPS: ReadonlyArray<StepType<never>> = [
   advanceClockStep,
   collectErrorReportsStep,
   powerCutSweepStep,
+  attestStep,
+  verifyCertificateStep,
+  setOsTrustStep,
 ] as unknown as ReadonlyArray<StepType<never>>;

@@ -1,0 +1,188 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import express from 'express';
+import { DaaService } from '../daa/daa-service.js';
+import { createDaaRouter } from '../daa/http/daa-router.js';
+import { BOARD_STATES } from '../device/board.js';
+import { provisionEmulator, readStateFile } from '../emulator/provisioning.js';
+import { loadSigningRoles, type RoleKeys } from '../pki/signing-roles.js';
+import { ScenarioCatalog } from '../scenario/scenario-catalog.js';
+import { StepLibrary } from '../scenario/step-library.js';
+import { BUILTIN_STEPS } from '../scenario/steps/index.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { InputError } from '../util/failure.js';
+import { componentLogger } from '../util/logger.js';
+import { apiRoutes } from './api-routes.js';
+import { ApiTokenStore, ensureLocalAdminToken } from './api-token-store.js';
+import { BoardRegistry } from './board-registry.js';
+import { daaAccess, defaultReferenceValues } from './daa-access.js';
+import { EmulatorChild } from './emulator-child.js';
+import { EventBus } from './event-bus.js';
+import { EventStreamServer } from './event-stream-server.js';
+import { httpErrorHandler, notFoundHandler } from './http-errors.js';
+import { DaemonMetrics } from './metrics.js';
+import type { RigConfig } from './rig-config.js';
+import { RunEventPublisher } from './run-event-publisher.js';
+import { RunScheduler } from './run-scheduler.js';
+import { RunStore } from './run-store.js';
+import { requireRole } from './auth.js';
+
+/**
+ * The rig daemon: owns the boards of one rig, runs scenarios on them, keeps
+ * every result, and streams everything live. One HTTP server on loopback
+ * carries the API (/api/v1), the event stream (/api/v1/stream), the DAA service
+ * (/daa), /metrics and the dashboard (/).
+ *
+ * State folder:
+ *   daemon.json      the URL of the running daemon (CLI commands read it)
+ *   admin.token      the local admin API token (mode 0600)
+ *   api-tokens.json  token hashes and roles
+ *   runs.sqlite      run records; events.sqlite the event log
+ *   daa/             the local DAA service; emulator/ the emulated chips
+ *   work/<run>/      files runs write
+ */
+export interface DaemonOptions {
+  rig: RigConfig;
+  stateDir: string;
+  /** host:port; default the rig's daemon.listen. Port 0 picks a free port. */
+  listen?: string;
+  /** Serve the dashboard from this folder (static files). */
+  dashboardDir?: string;
+  scenarioDirs?: string[];
+}
+
+export const DAEMON_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const log = componentLogger('daemon');
+
+export class Daemon {
+  private constructor(
+    readonly url: string,
+    readonly adminToken: { token: string; path: string; created: boolean },
+    readonly tokens: ApiTokenStore,
+    readonly registry: BoardRegistry,
+    readonly scheduler: RunScheduler,
+    readonly runs: RunStore,
+    readonly bus: EventBus,
+    readonly daa: DaaService,
+    private readonly server: Server,
+    private readonly stream: EventStreamServer,
+    private readonly emulator: EmulatorChild | undefined,
+    private readonly stateDir: string,
+  ) {}
+
+  static async start(options: DaemonOptions): Promise<Daemon> {
+    const stateDir = resolve(options.stateDir);
+    mkdirSync(join(stateDir, 'work'), { recursive: true });
+    const { rig } = options;
+    const [host, portText] = (options.listen ?? rig.daemon.listen).split(':') as [string, string];
+    if (!/^(127\.\d+\.\d+\.\d+|localhost|::1|0\.0\.0\.0)$/.test(host)) {
+      throw new InputError('listen-not-loopback', `refusing to listen on ${host}: the daemon binds loopback (or 0.0.0.0 inside a container) only`);
+    }
+
+    const runs = RunStore.open(join(stateDir, 'runs.sqlite'));
+    const interrupted = runs.markInterrupted();
+    if (interrupted.length) log.warn('runs interrupted by the previous daemon marked infra-error', { runs: interrupted });
+    const bus = EventBus.open({ path: join(stateDir, 'events.sqlite') });
+    const events = new RunEventPublisher(bus);
+    const tokens = ApiTokenStore.open(join(stateDir, 'api-tokens.json'));
+    const adminToken = ensureLocalAdminToken(tokens, join(stateDir, 'admin.token'));
+    const daa = await DaaService.open({ stateDir: join(stateDir, 'daa') });
+    for (const tenant of rig.daa?.tenants ?? []) {
+      if (!daa.listTenants().some((t) => t.name === tenant.name)) await daa.createTenant({ name: tenant.name });
+      daa.setDevelopmentMode(tenant.name, tenant.developmentMode === 'forbidden' ? 'forbid' : 'allow');
+      if (!daa.referenceValues(tenant.name)) daa.setReferenceValues(tenant.name, defaultReferenceValues(), 'rig default');
+    }
+
+    const library = new StepLibrary(BUILTIN_STEPS);
+    const catalog = new ScenarioCatalog(library);
+    for (const dir of options.scenarioDirs ?? []) catalog.loadDir(dir);
+    const registry = new BoardRegistry(events);
+    const emulatorState = join(stateDir, 'emulator');
+    let keys: RoleKeys[] | undefined;
+    const scheduler = new RunScheduler({
+      boards: () => registry.boards,
+      library,
+      services: (run) => {
+        const workDir = join(stateDir, 'work', run.id);
+        mkdirSync(workDir, { recursive: true });
+        return { workDir, signingKeys: async () => (keys ??= await loadSigningRoles(join(emulatorState, 'keys'))), daa: daaAccess(daa) };
+      },
+      persist: (record) => runs.save(record),
+      observer: events,
+      versions: { daemonVersion: DAEMON_VERSION, emulatorVersion: DAEMON_VERSION },
+    });
+
+    const app = express();
+    app.disable('x-powered-by');
+    const server = createServer(app);
+    const stream = new EventStreamServer({ server, bus, verifier: tokens });
+    const metrics = new DaemonMetrics({ runs, bus, stream, boardStates: () => [...registry.boards.values()].map((b) => b.state()), knownBoardStates: BOARD_STATES });
+    app.use('/api/v1', apiRoutes({ boards: () => registry.boards, scheduler, runs, catalog, library, verifier: tokens, health: () => ({ boards: registry.boards.size, version: DAEMON_VERSION }) }));
+    app.use('/daa', createDaaRouter(daa) as unknown as express.RequestHandler);
+    app.get('/metrics', requireRole(tokens, 'viewer'), metrics.handler());
+    if (options.dashboardDir) app.use('/', express.static(options.dashboardDir, { index: 'index.html', maxAge: 0 }));
+    app.use(notFoundHandler(), httpErrorHandler());
+    await new Promise<void>((done, fail) => {
+      server.once('error', fail);
+      server.listen(Number(portText), host, () => done());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+
+    let emulator: EmulatorChild | undefined;
+    const emulated = rig.boards.filter((b) => b.driver === 'emulated');
+    try {
+      if (emulated.length && rig.emulator) {
+        const existing = readStateFile(emulatorState);
+        if (!existing || existing.boards.length < rig.emulator.boards) {
+          log.info('provisioning emulated boards', { count: rig.emulator.boards, state: emulatorState });
+          await provisionEmulator({ stateDir: emulatorState, count: rig.emulator.boards, baselineApp: rig.emulator.baselineApp ?? false });
+        }
+        // Powered off until claimed, so the first attestation at boot finds its tenant.
+        emulator = await EmulatorChild.start({ stateDir: emulatorState, boards: rig.emulator.boards, speed: rig.emulator.speed, daaUrl: `${url}/daa`, poweredOff: true });
+      }
+      await registry.bind(rig.boards, emulator?.boards ?? []);
+      for (const board of registry.boards.values()) {
+        const { deviceId, tenant } = board.identity;
+        if (!deviceId || !tenant) continue;
+        try {
+          const known = daa.devices(tenant).some((d) => d.deviceId === deviceId);
+          if (!known) daa.claimDevice(tenant, deviceId);
+        } catch (error) {
+          log.warn('device not claimed', { board: board.identity.id, error: (error as Error).message });
+        }
+      }
+      for (const board of registry.boards.values()) {
+        if (board.identity.driver === 'emulated' && board.state() === 'off') await board.power(true, { timeoutMs: 30_000 });
+      }
+    } catch (error) {
+      await emulator?.stop();
+      await stream.close();
+      server.close();
+      throw error;
+    }
+    writeFileAtomic(join(stateDir, 'daemon.json'), `${JSON.stringify({ url, pid: process.pid, rig: rig.name, startedAt: new Date().toISOString() })}\n`);
+    log.info('daemon up', { url, boards: registry.boards.size, rig: rig.name });
+    return new Daemon(url, adminToken, tokens, registry, scheduler, runs, bus, daa, server, stream, emulator, stateDir);
+  }
+
+  /** Cancel runs (their teardowns run), stop the emulator, close stores: nothing finished is lost. */
+  async close(): Promise<void> {
+    await this.scheduler.close();
+    await this.stream.close();
+    await new Promise<void>((done) => this.server.close(() => done()));
+    this.server.closeAllConnections?.();
+    await this.registry.close();
+    await this.emulator?.stop();
+    this.bus.close();
+    this.runs.close();
+    this.daa.close();
+    try {
+      writeFileSync(join(this.stateDir, 'daemon.json'), `${JSON.stringify({ url: null, stoppedAt: new Date().toISOString() })}\n`);
+    } catch {
+      // the state folder may be gone already
+    }
+  }
+}
