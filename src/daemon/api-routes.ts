@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
 import type { Board } from '../device/board.js';
 import type { ScenarioCatalog } from '../scenario/scenario-catalog.js';
+import type { ApiTokenStore } from './api-token-store.js';
 import type { StepLibrary } from '../scenario/step-library.js';
 import { RigError } from '../util/failure.js';
 import { jsonBody, validated, validateRequest } from './api-validation.js';
@@ -26,6 +27,7 @@ export interface ApiContext {
   catalog: ScenarioCatalog;
   library: StepLibrary;
   verifier: TokenVerifier;
+  tokens: ApiTokenStore;
   health: () => Record<string, unknown>;
 }
 
@@ -38,6 +40,31 @@ export function apiRoutes(context: ApiContext): Router {
   api.get('/health', (_req, res) => void res.json({ ok: true, ...context.health() }));
   api.use(requireRole(context.verifier, (req) => roleForMethod(req.method)));
   api.use(jsonBody({ limit: '256kb' }));
+
+  // ---- tokens (admin)
+  const admin = requireRole(context.verifier, 'admin');
+  api.get('/tokens', admin, (_req, res) => void res.json(context.tokens.list()));
+  api.post(
+    '/tokens',
+    admin,
+    validateRequest({
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'role'],
+        properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, role: { enum: ['viewer', 'operator', 'admin'] } },
+      },
+    }),
+    (_req, res) => {
+      const { name, role } = validated<{ name: string; role: 'viewer' | 'operator' | 'admin' }>(res).body;
+      const created = context.tokens.create(name, role);
+      res.status(201).json({ token: created.token, ...created.info });
+    },
+  );
+  api.delete('/tokens/:id', admin, validateRequest({ params: idParams }), (req, res) => {
+    if (!context.tokens.revoke(String(req.params.id))) throw notFound('token-not-found', `no token ${String(req.params.id)}`);
+    res.status(204).end();
+  });
 
   api.get('/openapi.yaml', (_req, res) => void res.type('application/yaml').send(readFileSync(API_DOCUMENT, 'utf8')));
 

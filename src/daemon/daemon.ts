@@ -56,6 +56,23 @@ export interface DaemonOptions {
 export const DAEMON_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const log = componentLogger('daemon');
 
+/** Two daemons on one state folder would fight over the boards and the stores. */
+function refuseSecondDaemon(stateDir: string): void {
+  let running: { url?: string | null; pid?: number } = {};
+  try {
+    running = JSON.parse(readFileSync(join(stateDir, 'daemon.json'), 'utf8')) as typeof running;
+  } catch {
+    return;
+  }
+  if (!running.url || !running.pid || running.pid === process.pid) return;
+  try {
+    process.kill(running.pid, 0);
+  } catch {
+    return; // that daemon is gone (crashed or killed): its state is ours now
+  }
+  throw new InputError('daemon-running', `another daemon (pid ${running.pid}) serves this state folder at ${running.url}; stop it first`);
+}
+
 export class Daemon {
   private constructor(
     readonly url: string,
@@ -81,6 +98,7 @@ export class Daemon {
       throw new InputError('listen-not-loopback', `refusing to listen on ${host}: the daemon binds loopback (or 0.0.0.0 inside a container) only`);
     }
 
+    refuseSecondDaemon(stateDir);
     const runs = RunStore.open(join(stateDir, 'runs.sqlite'));
     const interrupted = runs.markInterrupted();
     if (interrupted.length) log.warn('runs interrupted by the previous daemon marked infra-error', { runs: interrupted });
@@ -119,7 +137,7 @@ export class Daemon {
     const server = createServer(app);
     const stream = new EventStreamServer({ server, bus, verifier: tokens });
     const metrics = new DaemonMetrics({ runs, bus, stream, boardStates: () => [...registry.boards.values()].map((b) => b.state()), knownBoardStates: BOARD_STATES });
-    app.use('/api/v1', apiRoutes({ boards: () => registry.boards, scheduler, runs, catalog, library, verifier: tokens, health: () => ({ boards: registry.boards.size, version: DAEMON_VERSION }) }));
+    app.use('/api/v1', apiRoutes({ boards: () => registry.boards, scheduler, runs, catalog, library, verifier: tokens, tokens, health: () => ({ boards: registry.boards.size, version: DAEMON_VERSION }) }));
     app.use('/daa', createDaaRouter(daa) as unknown as express.RequestHandler);
     app.get('/metrics', requireRole(tokens, 'viewer'), metrics.handler());
     if (options.dashboardDir) app.use('/', express.static(options.dashboardDir, { index: 'index.html', maxAge: 0 }));

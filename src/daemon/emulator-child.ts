@@ -34,7 +34,9 @@ export class EmulatorChild {
     const args = [CLI, 'emulator', 'run', '--state', options.stateDir, '--boards', String(options.boards), '--speed', options.speed, '--json'];
     if (options.daaUrl) args.push('--daa-url', options.daaUrl);
     if (options.poweredOff) args.push('--powered-off');
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPHERE_RIG_LOG_FORMAT: 'json' } });
+    // The emulator stops when this pipe closes, even if the daemon is SIGKILLed.
+    args.push('--exit-with-parent');
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SPHERE_RIG_LOG_FORMAT: 'json' } });
     createInterface({ input: child.stderr! }).on('line', (line) => {
       try {
         const entry = JSON.parse(line) as { level?: string; message?: string };

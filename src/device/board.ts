@@ -42,7 +42,8 @@ export type FaultSpec =
   | { kind: 'hang'; stage: string | null; onlyInTrial?: boolean }
   | { kind: 'corrupt'; slot: 'a' | 'b' | 'active' | 'inactive'; imageType: number }
   | { kind: 'kill-app'; componentId: string; signal?: number }
-  | { kind: 'timings'; timings: Record<string, number> };
+  | { kind: 'timings'; timings: Record<string, number> }
+  | { kind: 'clear-capability' };
 
 export interface RecoveryProgress {
   stage: string;

@@ -176,6 +176,15 @@ export function registerBoardCommands(server: ControlServer, board: EmulatedBoar
     },
   });
   server.register('error-report', { schema: none, handler: () => ({ ...board.reports.report() }) });
+  // Stands for a board fresh from the factory: no capability image installed.
+  server.register('clear-capability', {
+    schema: none,
+    handler: () => {
+      board.chip.capabilityImage = null;
+      board.saveChip();
+      return { capabilities: board.capabilities() };
+    },
+  });
 
   board.on('state', (state) => server.broadcast('state', { state }));
   board.on('power-cut', ({ operation }) => server.broadcast('power-cut', { operation }));

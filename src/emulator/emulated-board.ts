@@ -816,4 +816,92 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     this.#state = state;
     this.emit('state', state);
   }
+
+  // ---- recovery: the recovery ROM service (src/emulator/recovery/) drives these ----------
+  // Both go through this.storage, so every flash operation is counted and an armed
+  // power cut falls on it as on any other write (the board then powers off).
+
+  /**
+   * The recovery agent's flash erase (RAEraseFlashStarted .. RAEraseFlashComplete):
+   * the first block of every partition, which holds its header, so nothing there
+   * reads back, and both boot-control copies. A real board keeps its capability
+   * image in flash, so it goes too; recoveryWrite installs one if the host sent it.
+   */
+  async recoveryErase(): Promise<void> {
+    const generation = this.#requireRomRecovery('erase the flash');
+    const layout = this.storage.layout;
+    const blocks = [...layout.bootControl, layout.osSlots.a, layout.osSlots.b, ...layout.appSlots].map((region) => region.firstBlock);
+    await this.#guarded(async () => {
+      for (const block of blocks) {
+        this.#requireSameRecovery(generation);
+        await this.storage.flash.erase(block);
+      }
+    });
+    this.chip.capabilityImage = null;
+    this.saveChip();
+  }
+
+  /**
+   * Writes a verified OS image set (in boot order) into both OS slots, then a
+   * fresh boot-control record: slot a active, no apps. Identity, fuses and error
+   * reports stay; `capability` becomes the installed capability image.
+   */
+  async recoveryWrite(osImages: Buffer[], capability?: Buffer): Promise<void> {
+    const generation = this.#requireRomRecovery('write an image set');
+    if (osImages.length !== BOOT_ORDER.length) {
+      throw new DeviceRefusal(7340050, 400, `an OS image set has ${BOOT_ORDER.length} images, got ${osImages.length}`);
+    }
+    await this.#guarded(async () => {
+      await this.storage.writeOsSlot('a', osImages);
+      this.#requireSameRecovery(generation);
+      await this.storage.writeOsSlot('b', osImages);
+      this.#requireSameRecovery(generation);
+      await this.storage.writeRecord(initialBootRecord());
+    });
+    if (capability) this.chip.capabilityImage = capability.toString('base64');
+    this.saveChip();
+  }
+
+  #requireRomRecovery(what: string): number {
+    if (!this.#powered || this.#state !== 'rom-recovery') {
+      throw new DeviceRefusal(10485765, 409, `cannot ${what}: the board is ${this.#state}, not in ROM recovery`);
+    }
+    return this.#generation;
+  }
+
+  /** A reset or power cut between two flash writes ends the recovery's writing. */
+  #requireSameRecovery(generation: number): void {
+    if (generation !== this.#generation) throw new DeviceRefusal(10485765, 409, 'the board was reset during the recovery write');
+  }
+
+  // ==== REST API support (src/emulator/rest/): appended; nothing above is changed for it ====
+
+  /**
+   * Loads and starts an installed app with capabilities a request brought in
+   * its AZSPHERE-CAPABILITIES header (a capability session), for an app the OS
+   * refused to load with the installed capabilities alone (a development-signed
+   * app sideloaded without AppDevelopment installed). It runs until the next
+   * boot, when only installed capabilities count again. A refusal (the session
+   * grants too little) is thrown with the device's code and changes nothing.
+   */
+  startAppWithCapabilities(componentId: string, capabilities: readonly number[]): void {
+    const id = componentId.toLowerCase();
+    const entry = this.#apps.get(id);
+    const slot = this.storage.readRecord()?.apps[id]?.slot;
+    const bytes = slot === undefined ? undefined : this.storage.readAppSlot(slot);
+    if (!entry || slot === undefined || !bytes || !this.#running) throw new DeviceRefusal(14680076, 400, `no app ${componentId} is installed`);
+    if (entry.instance) {
+      this.startApp(id);
+      return;
+    }
+    const session = [...new Set([...this.capabilities(), ...capabilities])];
+    checkApplicationImage(bytes, this.#running.keystore, session, this.chip.fuses);
+    // #loadApp checks against capabilities(): shadow it for this one synchronous load only.
+    Object.defineProperty(this, 'capabilities', { value: () => [...session], configurable: true, writable: true });
+    try {
+      this.#loadApp(id, slot, true);
+    } finally {
+      delete (this as unknown as Record<string, unknown>).capabilities;
+    }
+  }
 }

@@ -11,6 +11,7 @@ import { createChipRecord, FLASH_FILE, saveChipRecord } from './chip.js';
 import { FlashDevice } from './flash/flash-device.js';
 import { encodeKeystoreBody, KeystoreRole } from './keystore-image.js';
 import { buildOsImageSet, type OsImage } from './os-image-set.js';
+import { ensureRestCa } from './rest/rest-ca.js';
 import { BASELINE_APP_COMPONENT_ID, buildSampleApp } from './sample-app.js';
 
 /**
@@ -92,6 +93,7 @@ export async function provisionEmulator(options: ProvisionOptions): Promise<Emul
   const existing = readStateFile(stateDir);
   const keysDir = resolve(options.keysDir ?? existing?.keysDir ?? join(stateDir, 'keys'));
   const roles = await loadOrCreateKeys(keysDir, options.onProgress);
+  await ensureRestCa(stateDir);
   const state: EmulatorStateFile = existing ?? {
     format: 'sphere-rig/emulator-state',
     version: 1,

@@ -158,7 +158,7 @@ async function runStep(definition: StepDefinition, step: StepRecord, env: StepRu
       board: env.board,
       signal,
       run: env.context,
-      remainingMs: () => Math.max(0, deadline - performance.now()),
+      remainingMs: () => Math.max(1, Math.floor(deadline - performance.now())),
       measure: (name, value, options: MeasureOptions = {}) => {
         const measurement = evaluate(name, value, options);
         step.measurements.push(measurement);

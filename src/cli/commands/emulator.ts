@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { EmulatorHost } from '../../emulator/emulator-host.js';
 import { provisionEmulator } from '../../emulator/provisioning.js';
+import { loopbackBaseUrl } from '../../daa/loopback-url.js';
 import { action, UsageError } from '../action.js';
 import { parseCount } from '../parse-options.js';
 
@@ -21,6 +22,8 @@ interface RunFlags {
   speed: string;
   json?: boolean;
   poweredOff?: boolean;
+  exitWithParent?: boolean;
+  daaUrl?: string;
 }
 
 /** `sphere-rig emulator ...`: emulated MT3620 boards. */
@@ -77,6 +80,8 @@ Example:
     .option('--boards <n>', 'how many of its boards to run (default: all)')
     .option('--speed <speed>', "'fast' (as fast as possible) or 'real' (real-board boot, flash and baud timings)", 'fast')
     .option('--powered-off', 'start with power off (default: powered, as when a board is plugged in)')
+    .option('--exit-with-parent', 'stop when standard input closes (the daemon that started it died)')
+    .option('--daa-url <url>', 'local DAA service the boards attest to (http://127.0.0.1:PORT); without it they never get a device-auth certificate')
     .option('--json', 'print the surfaces as one JSON line, then keep running')
     .addHelpText(
       'after',
@@ -87,7 +92,7 @@ Prints, per board: its device ID, the pty paths of its debug and recovery UARTs
 strap {recovery}, flash-mark, power-cut {beforeOperation|disarm}, hang {stage},
 corrupt {slot, imageType}, kill-app {componentId, signal}, clock {advanceMs},
 timings {...}, speed {speed}, install {images: [base64]}, ota-in-progress {value},
-error-report.
+error-report, attest (device authentication now, with --daa-url), device-auth.
 Stops cleanly on SIGINT/SIGTERM: every flash operation is atomic, so no flash
 is left half written.`,
     )
@@ -100,6 +105,7 @@ is left half written.`,
           boards: flags.boards === undefined ? undefined : parseCount(flags.boards, '--boards', 1, 1000),
           speed: flags.speed,
           powerOn: !flags.poweredOff,
+          settings: flags.daaUrl === undefined ? undefined : { daaUrl: loopbackBaseUrl(flags.daaUrl, '--daa-url') },
         });
         const surfaces = host.surfaces();
         if (flags.json) {
@@ -116,6 +122,8 @@ is left half written.`,
           const stop = () => resolveStop();
           process.once('SIGINT', stop);
           process.once('SIGTERM', stop);
+          // A parent killed with SIGKILL cannot stop us; the closing pipe tells us instead.
+          if (flags.exitWithParent) process.stdin.once('end', stop).once('close', stop).resume();
         });
         await host.close();
         process.stderr.write('emulator stopped\n');

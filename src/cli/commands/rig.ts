@@ -146,6 +146,27 @@ export function registerRigCommands(program: Command): void {
     }),
   );
 
+  const token = program.command('token').description('API tokens of the daemon (admin)');
+  withConnection(
+    token
+      .command('create')
+      .description('Create an API token; its secret is printed once')
+      .requiredOption('--name <name>', 'who or what uses it, e.g. qa-dashboard')
+      .requiredOption('--role <role>', 'viewer (read), operator (run scenarios, act on boards) or admin (also tokens)'),
+  ).action(
+    action(async (flags: ConnectionFlags & { name: string; role: string }) => {
+      if (!['viewer', 'operator', 'admin'].includes(flags.role)) throw new UsageError(`--role must be viewer, operator or admin, got ${flags.role}`);
+      const created = await daemonRequest<{ token: string; id: string }>(resolveDaemon(flags), 'POST', '/api/v1/tokens', { name: flags.name, role: flags.role });
+      process.stdout.write(`${created.token}\n`);
+    }),
+  );
+  withConnection(token.command('list').description('List API tokens (names, roles, ids; never secrets)')).action(
+    action(async (flags: ConnectionFlags) => {
+      const tokens = await daemonRequest<Array<Record<string, unknown>>>(resolveDaemon(flags), 'GET', '/api/v1/tokens');
+      for (const t of tokens) process.stdout.write(`${String(t.id)}  ${String(t.role).padEnd(9)} ${String(t.name)}\n`);
+    }),
+  );
+
   withConnection(
     program
       .command('watch')

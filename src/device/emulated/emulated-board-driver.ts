@@ -142,6 +142,8 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
         return this.#request('kill-app', { componentId: spec.componentId, ...(spec.signal ? { signal: spec.signal } : {}) }, options);
       case 'timings':
         return this.#request('timings', spec.timings, options);
+      case 'clear-capability':
+        return this.#request('clear-capability', {}, options);
     }
   }
 

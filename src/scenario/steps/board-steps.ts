@@ -21,11 +21,11 @@ export const installStep = defineStep<{ artefact: string; expectError?: number }
 
 export const faultStep = defineStep<FaultSpec>({
   type: 'fault',
-  description: 'Inject a fault (emulated boards): power-cut, hang, corrupt, kill-app, timings...',
+  description: 'Inject a fault or set up a condition (emulated boards): power-cut, hang, corrupt, kill-app, timings, clear-capability...',
   schema: {
     required: ['kind'],
     properties: {
-      kind: { enum: ['power-cut', 'disarm-power-cut', 'flash-mark', 'hang', 'corrupt', 'kill-app', 'timings'] },
+      kind: { enum: ['power-cut', 'disarm-power-cut', 'flash-mark', 'hang', 'corrupt', 'kill-app', 'timings', 'clear-capability'] },
       beforeOperation: { type: 'integer', minimum: 1 },
       stage: { type: ['string', 'null'] },
       onlyInTrial: { type: 'boolean' },

@@ -4,6 +4,8 @@ import { buildAppStep, buildCapabilityStep, buildOsSetStep, tamperStep } from '.
 import { advanceClockStep, collectErrorReportsStep, faultStep, installStep } from './board-steps.js';
 import { expectAppStateStep, expectConsoleStep, expectOsVersionStep, expectStateStep } from './expect-steps.js';
 import { powerCutSweepStep } from './power-cut-sweep.js';
+import { recoverStep } from './recovery-steps.js';
+import { appControlStep, restartStep, sideloadStep } from './rest-steps.js';
 import { powerCycleStep, powerStep, resetStep, strapStep, waitStep } from './power-steps.js';
 
 /** Every built-in step type, in the order `sphere-rig scenario steps` lists them. */
@@ -29,4 +31,8 @@ export const BUILTIN_STEPS: ReadonlyArray<StepType<never>> = [
   attestStep,
   verifyCertificateStep,
   setOsTrustStep,
+  recoverStep,
+  sideloadStep,
+  appControlStep,
+  restartStep,
 ] as unknown as ReadonlyArray<StepType<never>>;

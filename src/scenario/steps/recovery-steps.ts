@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import { buildRecoveryImageSet, saveRecoveryImageSet } from '../../emulator/recovery-image-set.js';
+import { keystoreBodyFor } from '../../emulator/provisioning.js';
+import { rawSignerFor } from '../../pki/raw-signer.js';
+import { findSigningRole } from '../../pki/signing-roles.js';
+import { defineStep } from '../step-type.js';
+
+/**
+ * Full recovery over the recovery UART: a recovery image set is built for the
+ * requested OS version (signed with the rig's OS key) and written to the board
+ * from ROM, as Microsoft's tool does it. Works on any board the rig can strap
+ * and reset.
+ */
+export const recoverStep = defineStep<{ osVersion: string; securityVersion?: number; withCapability?: number[] }>({
+  type: 'recover',
+  description: "Recover the board from ROM with a fresh image set for osVersion (security version: the board's highest fuse unless given; optionally installing a capability image)",
+  schema: {
+    required: ['osVersion'],
+    properties: {
+      osVersion: { type: 'string', minLength: 1, maxLength: 32 },
+      securityVersion: { type: 'integer', minimum: 0 },
+      withCapability: { type: 'array', items: { type: 'integer', minimum: 1 } },
+    },
+  },
+  defaultTimeoutMs: 10 * 60_000,
+  run: async (p, context) => {
+    const keys = await context.run.services.signingKeys();
+    const signer = rawSignerFor(findSigningRole(keys, 'os'));
+    // By default at the board's highest fuse: recovery obeys anti-rollback too.
+    const fuses = p.securityVersion === undefined ? ((await context.board.info({ signal: context.signal, timeoutMs: 10_000 })).fuses as Record<string, number> | undefined) : undefined;
+    const securityVersion = p.securityVersion ?? Math.max(1, ...Object.values(fuses ?? {}));
+    const set = buildRecoveryImageSet({ osVersion: p.osVersion, securityVersion, keystorePem: keystoreBodyFor(keys, true) }, signer);
+    const dir = join(context.run.services.workDir, `recovery-${p.osVersion}`);
+    saveRecoveryImageSet(dir, set);
+    context.run.addArtefact(`recovery-${p.osVersion}`, 'recovery-set', set.files.map((f) => f.bytes), signer.subject);
+    let capability: Buffer | undefined;
+    if (p.withCapability?.length) {
+      const { buildCapabilityImage } = await import('../../image/capability-image.js');
+      const deviceId = context.board.identity.deviceId;
+      if (deviceId) capability = buildCapabilityImage({ deviceId, capabilities: p.withCapability }, rawSignerFor(findSigningRole(keys, 'capability')));
+    }
+    const started = performance.now();
+    let lastImages: number | undefined;
+    await context.board.recover(dir, {
+      signal: context.signal,
+      timeoutMs: context.remainingMs(),
+      capability,
+      onProgress: (progress) => {
+        if (progress.imagesRemaining !== undefined && progress.imagesRemaining !== lastImages) {
+          lastImages = progress.imagesRemaining;
+          context.note(`recovering: ${progress.imagesRemaining} of ${progress.imageCount ?? '?'} images to go`);
+        }
+      },
+    });
+    context.measure('recovery time', Math.round(performance.now() - started), { unit: 'ms' });
+    context.note(`recovered to OS ${p.osVersion}`);
+  },
+});

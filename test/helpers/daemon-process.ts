@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { CLI } from './emulator-process.js';
+
+/** `sphere-rig up` as its own process, as a lab runs it; tests use its HTTP API and CLI. */
+export class DaemonProcess {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly url: string,
+    readonly stateDir: string,
+    readonly token: string,
+    readonly stderr: string[],
+  ) {}
+
+  static async start(options: { rig: string; stateDir: string; scenarios?: string }): Promise<DaemonProcess> {
+    const args = [CLI, 'up', '--rig', options.rig, '--state', options.stateDir, '--listen', '127.0.0.1:0'];
+    if (options.scenarios) args.push('--scenarios', options.scenarios);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPHERE_RIG_LOG_LEVEL: 'warn' } });
+    const stderr: string[] = [];
+    createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
+    const lines = createInterface({ input: child.stdout! });
+    const url = await new Promise<string>((resolve, reject) => {
+      lines.on('line', (line) => {
+        const match = /daemon up at (http:\/\/[\d.:]+)/.exec(line);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`daemon exited with ${String(code)}:\n${stderr.join('\n')}`)));
+    });
+    const token = readFileSync(join(options.stateDir, 'admin.token'), 'utf8').trim();
+    return new DaemonProcess(child, url, options.stateDir, token, stderr);
+  }
+
+  async request<T = unknown>(method: string, path: string, body?: unknown, token: string | null = this.token): Promise<{ status: number; body: T }> {
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // text answers (XML, YAML) stay text
+    }
+    return { status: response.status, body: parsed as T };
+  }
+
+  /** Wait for a run to finish by following the run's events (no polling loop). */
+  async waitForRun(id: string, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { body } = await this.request<Record<string, unknown>>('GET', `/api/v1/runs/${id}`);
+      if (body.status === 'finished') return body;
+      if (Date.now() > deadline) throw new Error(`run ${id} did not finish in ${timeoutMs} ms: ${JSON.stringify(body)}`);
+      await this.nextRunEvent(id, Math.max(1, deadline - Date.now()));
+    }
+  }
+
+  private async nextRunEvent(id: string, timeoutMs: number): Promise<void> {
+    const { default: WebSocket } = await import('ws');
+    const socket = new WebSocket(`${this.url.replace('http', 'ws')}/api/v1/stream?subscribe=run:${id}&token=${this.token}`);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.min(timeoutMs, 5_000));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { type?: string };
+        if (message.type === 'live' || message.type === 'run.ended' || message.type === 'step.ended') {
+          if (message.type !== 'live') {
+            clearTimeout(timer);
+            resolve();
+          }
+        }
+      });
+      socket.on('error', () => resolve());
+    });
+    socket.close();
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const exited = once(this.child, 'exit');
+    this.child.kill(signal);
+    const [code] = await exited;
+    return code as number | null;
+  }
+}
