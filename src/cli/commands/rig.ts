@@ -73,9 +73,11 @@ export function registerRigCommands(program: Command): void {
         const out = flags.json ? process.stderr : process.stdout;
         const pending = new Set<string>();
         const names = new Map<string, string>();
+        // Runs can end before the submission's answer arrives: remember every end seen.
+        const ended = new Set<string>();
         let drained: () => void = () => undefined;
         const allEnded = new Promise<void>((resolve) => (drained = resolve));
-        const stream = new EventStreamClient(connection, ['run:*'], (event) => progress(event, pending, names, out, drained), (status) => {
+        const stream = new EventStreamClient(connection, ['run:*'], (event) => progress(event, pending, names, ended, out, drained), (status) => {
           if (status === 'reconnecting') out.write('… connection to the daemon lost; reconnecting\n');
         });
         if (flags.wait) await stream.start();
@@ -92,10 +94,11 @@ export function registerRigCommands(program: Command): void {
           throw error;
         }
         for (const run of submitted.runs) {
-          pending.add(run.id);
+          if (!ended.has(run.id)) pending.add(run.id);
           names.set(run.id, run.boardId);
           out.write(`queued  ${run.id}  ${scenario} on ${run.boardId}\n`);
         }
+        if (!pending.size) drained();
         if (!flags.wait) {
           if (flags.json) process.stdout.write(`${JSON.stringify(submitted)}\n`);
           return ExitCode.ok;
@@ -208,8 +211,9 @@ function formatEvent(event: StreamEvent): string {
   }
 }
 
-function progress(event: StreamEvent, pending: Set<string>, names: Map<string, string>, out: NodeJS.WritableStream, drained: () => void): void {
+function progress(event: StreamEvent, pending: Set<string>, names: Map<string, string>, ended: Set<string>, out: NodeJS.WritableStream, drained: () => void): void {
   const runId = String(event.payload.runId ?? '');
+  if (event.type === 'run.ended') ended.add(runId);
   if (!names.has(runId)) return;
   const board = names.get(runId);
   if (event.type === 'step.ended') {

@@ -1,0 +1,164 @@
+import { expect } from 'chai';
+import { XMLParser } from 'fast-xml-parser';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DaemonProcess } from '../helpers/daemon-process.js';
+import { runCli } from '../helpers/run-cli.js';
+
+const RIG = fileURLToPath(new URL('./fixtures/test-rig.yaml', import.meta.url));
+const EXTRA_SCENARIOS = fileURLToPath(new URL('./fixtures/scenarios/', import.meta.url));
+
+interface Board {
+  id: string;
+  state: string;
+  driver: string;
+  tenant: string | null;
+}
+
+describe('the rig daemon (sphere-rig up) with emulated boards', function () {
+  this.timeout(600_000);
+  let stateDir: string;
+  let daemon: DaemonProcess;
+
+  before(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-daemon-'));
+    daemon = await DaemonProcess.start({ rig: RIG, stateDir, scenarios: EXTRA_SCENARIOS });
+  });
+
+  after(async () => {
+    await daemon?.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  const cli = (args: string[]) => runCli([...args, '--state', stateDir], { timeoutMs: 300_000 });
+
+  it('brings up four emulated boards claimed to the tenant, and lists a missing real board as offline', async () => {
+    const { status, body } = await daemon.request<Board[]>('GET', '/api/v1/boards');
+    expect(status).to.equal(200);
+    const emulated = body.filter((b) => b.driver === 'emulated');
+    expect(emulated.map((b) => [b.id, b.state, b.tenant])).to.deep.equal([
+      ['emu-1', 'ready', 'lab'],
+      ['emu-2', 'ready', 'lab'],
+      ['emu-3', 'ready', 'lab'],
+      ['emu-4', 'ready', 'lab'],
+    ]);
+    expect(body.find((b) => b.id === 'bench-1')).to.deep.include({ driver: 'mt3620', state: 'offline' });
+  });
+
+  it('runs attestation on every board and writes JUnit that a JUnit parser accepts', async () => {
+    const junit = join(stateDir, 'attestation.xml');
+    const result = await cli(['run', 'attestation', '--tags', 'emulated', '--junit', junit]);
+    expect(result.code, result.stdout + result.stderr).to.equal(0);
+    expect(result.stdout.match(/^PASS +emu-\d +attestation$/gm)).to.have.length(4);
+    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(readFileSync(junit, 'utf8'));
+    const suites = [xml.testsuites.testsuite].flat();
+    expect(suites).to.have.length(4);
+    expect(xml.testsuites.failures).to.equal('0');
+    expect(xml.testsuites.errors).to.equal('0');
+    for (const suite of suites) expect([suite.testcase].flat().length).to.be.greaterThan(1);
+  });
+
+  for (const [scenario, params] of [
+    ['boot-smoke', []],
+    ['sideload-update', []],
+    ['update-rollback', []],
+    ['downgrade', []],
+    ['bad-signature', []],
+    ['dev-mode', []],
+    ['crash-report', []],
+    ['attestation-untrusted-os', []],
+    ['power-cut-update', ['--sample', '6']],
+    ['recovery', []],
+  ] as Array<[string, string[]]>) {
+    it(`${scenario} passes on an emulated board`, async () => {
+      const result = await cli(['run', scenario, '--board', 'emu-2', '--json', ...params]);
+      const report = JSON.parse(result.stdout) as { runs: Array<{ verdict: string; reason: string | null }> };
+      expect(report.runs[0]!.verdict, `${report.runs[0]!.reason}\n${result.stderr}`).to.equal('passed');
+      expect(result.code).to.equal(0);
+    });
+  }
+
+  it('exits with the verdict of a failing run and exports it', async () => {
+    const result = await cli(['run', 'boot-smoke', '--board', 'bench-1', '--json']);
+    expect(result.code).to.equal(3);
+    const report = JSON.parse(result.stdout) as { runs: Array<{ id: string; verdict: string }> };
+    expect(report.runs[0]!.verdict).to.equal('infra-error');
+    const junit = await daemon.request<string>('GET', `/api/v1/runs/${report.runs[0]!.id}/junit`);
+    expect(junit.body).to.contain('type="infra-error"');
+  });
+
+  it('refuses calls without a token and mutations with a viewer token', async () => {
+    expect((await daemon.request('GET', '/api/v1/boards', undefined, null)).status).to.equal(401);
+    expect((await daemon.request('GET', '/api/v1/boards', undefined, 'srt_nope_nope')).status).to.equal(401);
+    const viewer = await daemon.request<{ token: string }>('POST', '/api/v1/tokens', { name: 'qa', role: 'viewer' });
+    expect(viewer.status).to.equal(201);
+    expect((await daemon.request('GET', '/api/v1/runs', undefined, viewer.body.token)).status).to.equal(200);
+    expect((await daemon.request('POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'emu-1' }, viewer.body.token)).status).to.equal(403);
+    expect((await daemon.request('POST', '/api/v1/boards/emu-1/actions', { action: 'reset' }, viewer.body.token)).status).to.equal(403);
+    expect((await daemon.request('POST', '/api/v1/tokens', { name: 'x', role: 'admin' }, viewer.body.token)).status).to.equal(403);
+  });
+
+  it('answers 200 malformed requests with 4xx, never 500, and stays healthy', async () => {
+    const bad: Array<[string, string, unknown]> = [
+      ['POST', '/api/v1/runs', '{not json'],
+      ['POST', '/api/v1/runs', {}],
+      ['POST', '/api/v1/runs', { scenario: 42 }],
+      ['POST', '/api/v1/runs', { scenario: 'boot-smoke' }],
+      ['POST', '/api/v1/runs', { scenario: 'no-such', boardId: 'emu-1' }],
+      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'nope' }],
+      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', tags: ['no-such-tag'] }],
+      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'emu-1', extra: true }],
+      ['POST', '/api/v1/runs', 'x'.repeat(400_000)],
+      ['GET', '/api/v1/runs?limit=abc', undefined],
+      ['GET', '/api/v1/runs?limit=1e999', undefined],
+      ['GET', '/api/v1/runs?verdict=great', undefined],
+      ['GET', '/api/v1/runs?__proto__=1', undefined],
+      ['GET', '/api/v1/runs/does-not-exist', undefined],
+      ['GET', '/api/v1/boards/nope', undefined],
+      ['POST', '/api/v1/boards/emu-1/actions', { action: 'explode' }],
+      ['POST', '/api/v1/boards/emu-1/lease', { ttlMs: -1 }],
+      ['POST', '/api/v1/runs/nope/cancel', undefined],
+      ['DELETE', '/api/v1/nothing', undefined],
+      ['PUT', '/api/v1/boards', { a: 1 }],
+    ];
+    let count = 0;
+    for (let round = 0; count < 200; round++) {
+      for (const [method, path, body] of bad) {
+        const { status } = await daemon.request(method, path, body);
+        expect(status, `${method} ${path} ${JSON.stringify(body)?.slice(0, 60)}`).to.be.within(400, 499);
+        count++;
+      }
+    }
+    const health = await daemon.request<{ ok: boolean }>('GET', '/api/v1/health', undefined, null);
+    expect(health.body.ok).to.equal(true);
+  });
+
+  it('serves its OpenAPI document and Prometheus metrics', async () => {
+    const doc = await daemon.request<string>('GET', '/api/v1/openapi.yaml');
+    expect(doc.body).to.match(/^openapi: 3/);
+    const metrics = await daemon.request<string>('GET', '/metrics');
+    expect(metrics.status).to.equal(200);
+    expect(metrics.body).to.match(/^# (HELP|TYPE) /m);
+  });
+
+  it('after SIGKILL with 8 runs in flight, keeps finished runs, marks the others interrupted, and runs again', async () => {
+    const finished = await daemon.request<{ runs: Array<{ id: string }> }>('GET', '/api/v1/runs?status=finished&limit=1000');
+    const before = finished.body.runs.length;
+    const submitted = await daemon.request<{ runs: Array<{ id: string }> }>('POST', '/api/v1/runs', { scenario: 'slow', tags: ['emulated'] });
+    const more = await daemon.request<{ runs: Array<{ id: string }> }>('POST', '/api/v1/runs', { scenario: 'slow', tags: ['emulated'] });
+    const inFlight = [...submitted.body.runs, ...more.body.runs].map((r) => r.id);
+    expect(inFlight).to.have.length(8);
+    await daemon.stop('SIGKILL');
+    daemon = await DaemonProcess.start({ rig: RIG, stateDir, scenarios: EXTRA_SCENARIOS });
+    const after = await daemon.request<{ runs: Array<{ id: string }> }>('GET', '/api/v1/runs?status=finished&limit=1000');
+    expect(after.body.runs.length).to.equal(before + 8);
+    for (const id of inFlight) {
+      const { body } = await daemon.request<{ verdict: string; reason: string }>('GET', `/api/v1/runs/${id}`);
+      expect(body).to.deep.include({ verdict: 'infra-error', reason: 'interrupted' });
+    }
+    const again = await cli(['run', 'boot-smoke', '--tags', 'emulated']);
+    expect(again.code, again.stdout + again.stderr).to.equal(0);
+  });
+});
