@@ -5,11 +5,16 @@ import { ExitCode } from './exit-codes.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// `sphere-rig ... | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 const program = new Command('sphere-rig')
-  .description(
-    'Hardware-in-the-loop test rig for Azure Sphere MT3620 boards: signed images, an emulator,\n' +
-      'recovery, attestation, scenarios and a live dashboard.',
-  )
+  .description('Hardware-in-the-loop test rig for Azure Sphere MT3620 boards: signed images, an emulator, recovery, attestation, scenarios and a live dashboard.')
   .version(pkg.version)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();

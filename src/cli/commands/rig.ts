@@ -114,6 +114,17 @@ export function registerRigCommands(program: Command): void {
       }),
     );
 
+  withConnection(program.command('scenarios').description('List the scenarios the daemon knows, with their steps').option('--json', 'print JSON')).action(
+    action(async (flags: ConnectionFlags & { json?: boolean }) => {
+      const scenarios = await daemonRequest<Array<{ name: string; description: string; steps: Array<{ name: string }>; params: Record<string, unknown> }>>(resolveDaemon(flags), 'GET', '/api/v1/scenarios');
+      if (flags.json) return void process.stdout.write(`${JSON.stringify(scenarios, null, 2)}\n`);
+      for (const s of scenarios) {
+        const params = Object.keys(s.params ?? {});
+        process.stdout.write(`${s.name.padEnd(26)} ${s.steps.length} steps${params.length ? `, params: ${params.join(', ')}` : ''}\n  ${s.description.replace(/\s+/g, ' ').trim()}\n`);
+      }
+    }),
+  );
+
   withConnection(program.command('boards').description("List the rig's boards: state, OS version, lease, running run").option('--json', 'print JSON')).action(
     action(async (flags: ConnectionFlags & { json?: boolean }) => {
       const boards = await daemonRequest<Array<Record<string, unknown>>>(resolveDaemon(flags), 'GET', '/api/v1/boards');
