@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Board } from '../device/board.js';
 import { InputError, RigError } from '../util/failure.js';
 import { componentLogger } from '../util/logger.js';
-import type { RunRecord } from '../scenario/run-record.js';
+import { queuedRunRecord, type RunRecord } from '../scenario/run-record.js';
 import { runScenario, type RunObserver } from '../scenario/runner.js';
 import type { RunServices } from '../scenario/run-context.js';
 import type { Scenario } from '../scenario/scenario.js';
@@ -48,24 +48,14 @@ export class RunScheduler {
     if (this.#closed) throw new RigError('infra-error', 'daemon-stopping', 'the daemon is stopping; no new runs');
     const boards = this.#select(submission);
     const records = boards.map((board) => {
-      const record: RunRecord = {
+      const record = queuedRunRecord({
         id: randomUUID(),
         scenario: submission.scenario.name,
         scenarioDigest: submission.scenario.digest,
         boardId: board.identity.id,
         params: submission.params ?? {},
         requestedBy: submission.requestedBy ?? null,
-        status: 'queued',
-        verdict: null,
-        reason: null,
-        queuedAt: new Date().toISOString(),
-        startedAt: null,
-        endedAt: null,
-        steps: [],
-        provenance: null,
-        console: [],
-        errorReports: [],
-      };
+      });
       this.options.persist(record);
       const queue = this.#queues.get(board.identity.id) ?? [];
       queue.push({ record, scenario: submission.scenario });

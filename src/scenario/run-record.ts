@@ -79,3 +79,22 @@ export interface RunRecord {
   console: ConsoleExcerptLine[];
   errorReports: unknown[];
 }
+
+/** A run record as it is queued: nothing has happened yet. */
+export function queuedRunRecord(fields: Pick<RunRecord, 'id' | 'scenario' | 'scenarioDigest' | 'boardId'> & Partial<Pick<RunRecord, 'params' | 'requestedBy'>>): RunRecord {
+  return {
+    params: {},
+    requestedBy: null,
+    ...fields,
+    status: 'queued',
+    verdict: null,
+    reason: null,
+    queuedAt: new Date().toISOString(),
+    startedAt: null,
+    endedAt: null,
+    steps: [],
+    provenance: null,
+    console: [],
+    errorReports: [],
+  };
+}

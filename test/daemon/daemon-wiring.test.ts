@@ -15,7 +15,7 @@ import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { RunEventPublisher } from '../../src/daemon/run-event-publisher.js';
 import { RunStore, type RunFilter } from '../../src/daemon/run-store.js';
 import { STREAM_PATH } from '../../src/daemon/stream-protocol.js';
-import type { RunRecord } from '../../src/scenario/run-record.js';
+import { queuedRunRecord, type RunRecord } from '../../src/scenario/run-record.js';
 import type { RunObserver } from '../../src/scenario/runner.js';
 import { rawRequest } from './helpers/http-request.js';
 import { silentLogger } from './helpers/silent-logger.js';
@@ -62,24 +62,13 @@ describe('daemon infrastructure wired together', () => {
       validateRequest({ body: { type: 'object', required: ['scenario', 'boardId'], additionalProperties: false, properties: { scenario: { type: 'string' }, boardId: { type: 'string' } } } }),
       (_req, res) => {
         const { scenario, boardId } = validated<{ scenario: string; boardId: string }>(res).body;
-        const record: RunRecord = {
+        const record = queuedRunRecord({
           id: randomUUID(),
           scenario,
           scenarioDigest: 'sha256:00',
           boardId,
-          params: {},
           requestedBy: principalOf(res)?.name ?? null,
-          status: 'queued',
-          verdict: null,
-          reason: null,
-          queuedAt: new Date().toISOString(),
-          startedAt: null,
-          endedAt: null,
-          steps: [],
-          provenance: null,
-          console: [],
-          errorReports: [],
-        };
+        });
         runs.create(record);
         events.runQueued(record);
         res.status(201).json(record);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { EmulatedBoardDriver } from '../../src/device/emulated/emulated-board-driver.js';
 import { loadSigningRoles } from '../../src/pki/signing-roles.js';
 import { runScenario } from '../../src/scenario/runner.js';
-import type { RunRecord } from '../../src/scenario/run-record.js';
+import { queuedRunRecord, type RunRecord } from '../../src/scenario/run-record.js';
 import { parseScenario } from '../../src/scenario/scenario.js';
 import { ScenarioCatalog } from '../../src/scenario/scenario-catalog.js';
 import { StepLibrary } from '../../src/scenario/step-library.js';
@@ -76,24 +76,7 @@ describe('scenario runner on an emulated board', function () {
   let runCount = 0;
   function newRecord(scenario: string, params: Record<string, unknown> = {}): RunRecord {
     runCount += 1;
-    return {
-      id: `run-${runCount}`,
-      scenario,
-      scenarioDigest: '',
-      boardId: 'emu-1',
-      params,
-      requestedBy: null,
-      status: 'queued',
-      verdict: null,
-      reason: null,
-      queuedAt: new Date().toISOString(),
-      startedAt: null,
-      endedAt: null,
-      steps: [],
-      provenance: null,
-      console: [],
-      errorReports: [],
-    };
+    return queuedRunRecord({ id: `run-${runCount}`, scenario, scenarioDigest: '', boardId: 'emu-1', params });
   }
 
   async function run(yaml: string, options: { signal?: AbortSignal; params?: Record<string, unknown> } = {}): Promise<RunRecord> {
