@@ -10,11 +10,12 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY tsconfig.json ./
+COPY tsconfig*.json ./
 COPY bin ./bin
 COPY src ./src
 COPY rigs ./rigs
 COPY fixtures ./fixtures
+COPY docs ./docs
 # npm ci runs `prepare`, which builds dist/ from src/.
 RUN npm ci && npm prune --omit=dev
 
