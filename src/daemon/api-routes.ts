@@ -66,6 +66,12 @@ export function apiRoutes(context: ApiContext): Router {
     res.status(204).end();
   });
 
+  // Lets a client (the dashboard) show who it is and hide what its role may not do.
+  api.get('/whoami', (_req, res) => {
+    const principal = principalOf(res);
+    res.json({ name: principal?.name ?? null, role: principal?.role ?? null });
+  });
+
   api.get('/openapi.yaml', (_req, res) => void res.type('application/yaml').send(readFileSync(API_DOCUMENT, 'utf8')));
 
   // ---- boards
@@ -255,6 +261,7 @@ async function describeBoard(board: Board, context: ApiContext): Promise<Record<
     runningRun: running ? { id: running.id, scenario: running.scenario } : null,
     queuedRuns: context.scheduler.queued(board.identity.id).length,
     ...('error' in info ? { error: info.error } : {}),
+    ...('offlineReason' in info ? { offlineReason: info.offlineReason } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import express from 'express';
 import { DaaService } from '../daa/daa-service.js';
 import { createDaaRouter } from '../daa/http/daa-router.js';
 import { BOARD_STATES } from '../device/board.js';
+import { bindRealBoard } from '../device/mt3620/real-board-binding.js';
 import { provisionEmulator, readStateFile } from '../emulator/provisioning.js';
 import { loadSigningRoles, type RoleKeys } from '../pki/signing-roles.js';
 import { ScenarioCatalog } from '../scenario/scenario-catalog.js';
@@ -161,7 +162,7 @@ export class Daemon {
         // Powered off until claimed, so the first attestation at boot finds its tenant.
         emulator = await EmulatorChild.start({ stateDir: emulatorState, boards: rig.emulator.boards, speed: rig.emulator.speed, daaUrl: `${url}/daa`, poweredOff: true });
       }
-      await registry.bind(rig.boards, emulator?.boards ?? []);
+      await registry.bind(rig.boards, emulator?.boards ?? [], bindRealBoard);
       for (const board of registry.boards.values()) {
         const { deviceId, tenant } = board.identity;
         if (!deviceId || !tenant) continue;

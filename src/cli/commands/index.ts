@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerCapabilityCommands } from './capability.js';
 import { registerDaaCommands } from './daa.js';
 import { registerDeviceCommands } from './device.js';
+import { registerDiscoverCommand } from './discover.js';
 import { registerEmulatorCommands } from './emulator.js';
 import { registerImageCommands } from './image.js';
 import { registerKeysCommands } from './keys.js';
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerRecoveryCommands(program);
   registerDaaCommands(program);
   registerRigCommands(program);
+  registerDiscoverCommand(program);
 }

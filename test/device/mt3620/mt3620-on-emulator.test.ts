@@ -1,0 +1,163 @@
+import { expect } from 'chai';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BoardState, RecoveryProgress } from '../../../src/device/board.js';
+import { ControlClient } from '../../../src/device/emulated/control-client.js';
+import { EmulatedPins } from '../../../src/device/emulated/emulated-pins.js';
+import { Mt3620BoardDriver } from '../../../src/device/mt3620/mt3620-board-driver.js';
+import type { PowerAction, PowerSwitch } from '../../../src/device/mt3620/power-command.js';
+import { FixedServiceEndpoint } from '../../../src/device/mt3620/service-link.js';
+import { DeviceRestClient } from '../../../src/device/rest/device-rest-client.js';
+import { keystoreBodyFor } from '../../../src/emulator/provisioning.js';
+import { buildRecoveryImageSet, saveRecoveryImageSet } from '../../../src/emulator/recovery-image-set.js';
+import type { DiscoveredBoard, UsbBoardSource } from '../../../src/link/usb-discovery.js';
+import { rawSignerFor } from '../../../src/pki/raw-signer.js';
+import { findSigningRole, loadSigningRoles } from '../../../src/pki/signing-roles.js';
+import { EmulatorProcess } from '../../helpers/emulator-process.js';
+
+/**
+ * The real-board driver pointed at an emulated board: discovery answers with
+ * the emulator's ptys as interfaces A and D, the pins are the emulator's
+ * control channel, the service link is its loopback REST URL with its CA.
+ * Everything else (console, the recovery client on the recovery UART, the REST
+ * client, states) is the mt3620 driver's own code, unchanged: only discovery,
+ * GPIO and link set-up differ from a real bench.
+ */
+const USB_SERIAL = 'AS0EMULATED1';
+
+class EmulatorAsUsb extends EventEmitter implements UsbBoardSource {
+  constructor(private readonly board: DiscoveredBoard) {
+    super();
+  }
+  async find(usbSerial: string): Promise<DiscoveredBoard | undefined> {
+    return usbSerial === this.board.usbSerial ? this.board : undefined;
+  }
+  async openUsbDevice(): Promise<never> {
+    throw new Error('an emulated board has no USB device: its pins are the control channel');
+  }
+}
+
+/** The emulator's power switch, behind the same interface as the rig's power command. */
+class ControlChannelPower implements PowerSwitch {
+  readonly description = 'emulator control channel';
+  constructor(private readonly control: ControlClient) {}
+  async switch(action: PowerAction, options: { timeoutMs?: number; signal?: AbortSignal }): Promise<void> {
+    if (action !== 'on') await this.control.request('power', { on: false }, options);
+    if (action !== 'off') await this.control.request('power', { on: true }, options);
+  }
+}
+
+function waitForState(driver: Mt3620BoardDriver, wanted: BoardState, timeoutMs = 20_000): Promise<void> {
+  if (driver.state() === wanted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`board did not become ${wanted} (is ${driver.state()})`)), timeoutMs);
+    const onState = (state: BoardState): void => {
+      if (state !== wanted) return;
+      clearTimeout(timer);
+      driver.off('state', onState);
+      resolve();
+    };
+    driver.on('state', onState);
+  });
+}
+
+describe('the mt3620 driver on an emulated board: recovery and REST code paths unchanged', function () {
+  this.timeout(180_000);
+  let emulator: EmulatorProcess;
+  let control: ControlClient;
+  let driver: Mt3620BoardDriver;
+  let work: string;
+  let deviceId: string;
+  const states: BoardState[] = [];
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), 'sphere-rig-mt3620-emu-'));
+    emulator = await EmulatorProcess.start({ boards: 1 });
+    const surfaces = emulator.boards[0]!;
+    deviceId = surfaces.deviceId;
+    control = await ControlClient.connect({ port: surfaces.controlPort, defaultTimeoutMs: 20_000 });
+    const board: DiscoveredBoard = {
+      usbSerial: USB_SERIAL,
+      portPath: '1-1.2',
+      busNumber: null,
+      deviceAddress: null,
+      manufacturer: 'Microsoft',
+      product: 'MSFT MT3620 Std Interface',
+      usbAccess: 'ok',
+      ttys: {
+        A: { port: 'A', interfaceNumber: 0, path: surfaces.debugUart, byIdPath: null },
+        D: { port: 'D', interfaceNumber: 3, path: surfaces.recoveryUart, byIdPath: null },
+      },
+      warnings: [],
+    };
+    driver = await Mt3620BoardDriver.open({
+      id: 'bench-emu',
+      usbSerial: USB_SERIAL,
+      tags: ['real-path'],
+      source: new EmulatorAsUsb(board),
+      pins: () => new EmulatedPins(control),
+      serviceLink: new FixedServiceEndpoint(String(surfaces.restUrl), readFileSync(String(surfaces.restCa), 'utf8')),
+      power: new ControlChannelPower(control),
+      readyPollMs: 100,
+      recoveryTimeouts: { romBannerMs: 5_000, messageMs: 10_000 },
+    });
+    driver.on('state', (state) => states.push(state));
+  });
+
+  after(async () => {
+    await driver?.close();
+    await control?.close();
+    await emulator?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('powers the board on through its power switch and sees it ready on the REST API', async () => {
+    const since = driver.console.mark();
+    await driver.power(true);
+    await waitForState(driver, 'ready');
+    await driver.console.expect('[OS] services up', { timeoutMs: 10_000, since });
+    const endpoint = driver.restEndpoint()!;
+    expect(endpoint.baseUrl).to.match(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const client = new DeviceRestClient(endpoint);
+    try {
+      const status = await client.status();
+      expect(status.uptime).to.be.a('number');
+      expect(status.apiVersion).to.match(/^\d+\.\d+\.\d+$/);
+    } finally {
+      client.close();
+    }
+    const info = await driver.info();
+    expect(info).to.deep.include({ state: 'ready', osVersion: '22.11', deviceId });
+    expect(driver.identity.deviceId).to.equal(deviceId);
+  });
+
+  it('recovers the board with the recovery client on its recovery UART, then it boots the new OS and answers again', async () => {
+    const roles = await loadSigningRoles(join(emulator.stateDir, 'keys'));
+    const set = buildRecoveryImageSet({ osVersion: '23.01', securityVersion: 1, keystorePem: keystoreBodyFor(roles, true) }, rawSignerFor(findSigningRole(roles, 'os')));
+    const dir = join(work, 'recovery-23.01');
+    saveRecoveryImageSet(dir, set);
+
+    const since = driver.console.mark();
+    const progress: RecoveryProgress[] = [];
+    states.length = 0;
+    await driver.recover(dir, { onProgress: (p) => progress.push(p) });
+    expect(states.slice(0, 2)).to.deep.equal(['rom-recovery', 'booting']);
+    await waitForState(driver, 'ready');
+    await driver.console.expect('[OS] Azure Sphere OS 23.01', { timeoutMs: 10_000, since });
+    expect(driver.console.lines(since).some((l) => l.text.endsWith('RECOVERY'))).to.equal(true);
+    expect(progress.map((p) => p.stage)).to.include('send-1bl');
+
+    const info = await driver.info();
+    expect(info).to.deep.include({ state: 'ready', osVersion: '23.01', deviceId });
+    const strap = (await control.request('info', {})) as { recoveryStrap?: boolean };
+    expect(strap.recoveryStrap, 'the strap was lowered after the ROM banner').to.equal(false);
+  });
+
+  it('keeps one console history from power-on through recovery', () => {
+    const lines = driver.console.lines();
+    expect(lines.map((l) => l.seq)).to.deep.equal(lines.map((_, i) => i + 1));
+    expect(lines.filter((l) => l.text.includes('services up')).length).to.be.at.least(2);
+  });
+});
