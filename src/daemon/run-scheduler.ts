@@ -29,7 +29,7 @@ export interface SchedulerOptions {
   library: StepLibrary;
   services: (run: RunRecord) => RunServices;
   persist: (record: RunRecord) => void;
-  observer?: RunObserver;
+  observer?: RunObserver & { runQueued?(record: RunRecord): void };
   versions?: { daemonVersion: string; emulatorVersion: string | null };
 }
 
@@ -57,6 +57,7 @@ export class RunScheduler {
         requestedBy: submission.requestedBy ?? null,
       });
       this.options.persist(record);
+      this.options.observer?.runQueued?.(record);
       const queue = this.#queues.get(board.identity.id) ?? [];
       queue.push({ record, scenario: submission.scenario });
       this.#queues.set(board.identity.id, queue);
@@ -141,15 +142,22 @@ export class RunScheduler {
       library: this.options.library,
       services: this.options.services(record),
       signal: controller.signal,
+      // Explicit wrappers: the observer may be a class instance, whose methods a spread would drop.
       observer: {
-        ...this.options.observer,
         runStarted: (r) => {
           this.options.persist(r);
           this.options.observer?.runStarted?.(r);
         },
+        stepStarted: (r, step) => this.options.observer?.stepStarted?.(r, step),
+        measurement: (r, step, m) => this.options.observer?.measurement?.(r, step, m),
         stepEnded: (r, step) => {
           this.options.persist(r);
           this.options.observer?.stepEnded?.(r, step);
+        },
+        // Saved before it is announced, so a client that fetches on run.ended sees the final record.
+        runEnded: (r) => {
+          this.options.persist(r);
+          this.options.observer?.runEnded?.(r);
         },
       },
       versions: this.options.versions,

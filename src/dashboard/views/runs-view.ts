@@ -1,0 +1,94 @@
+import { h, replaceChildren } from '../dom.js';
+import { formatDateTime, formatDuration } from '../format.js';
+import type { LiveRun } from '../rig-model.js';
+import { links } from '../router.js';
+import { outcomeBadge } from '../verdict-style.js';
+import type { View, ViewContext } from '../view-context.js';
+import { viewKey } from '../view-context.js';
+import { dataTable } from './data-table.js';
+
+/** Runs now: what runs and waits on which board and how far it got, then the latest finished runs. */
+export class RunsView implements View {
+  readonly element: HTMLElement;
+  private readonly active = h('div');
+  private readonly recent = h('div');
+  private readonly key = viewKey('runs');
+  private readonly cleanup: Array<() => void> = [];
+  private readonly ticker: number;
+
+  constructor(private readonly context: ViewContext) {
+    this.element = h(
+      'div',
+      { class: 'view runs-view' },
+      h('div', { class: 'view-head' }, h('h2', { text: 'Runs' })),
+      h('section', { class: 'panel', attrs: { 'aria-label': 'Active runs' } }, h('h3', { text: 'Running and queued' }), this.active),
+      h('section', { class: 'panel', attrs: { 'aria-label': 'Recently finished' } }, h('h3', { text: 'Recently finished' }), this.recent),
+    );
+    const redraw = () => context.frames.schedule(this.key, () => this.draw());
+    this.cleanup.push(context.model.changes.on('runs', redraw));
+    this.ticker = window.setInterval(() => context.model.activeRuns().length && redraw(), 1000);
+    this.draw();
+  }
+
+  private draw(): void {
+    const runs = [...this.context.model.runs.values()];
+    const active = runs.filter((r) => r.status !== 'finished').sort((a, b) => (a.status === b.status ? time(a.queuedAt) - time(b.queuedAt) : a.status === 'running' ? -1 : 1));
+    const finished = runs.filter((r) => r.status === 'finished').sort((a, b) => time(b.endedAt ?? b.queuedAt) - time(a.endedAt ?? a.queuedAt)).slice(0, 40);
+    replaceChildren(
+      this.active,
+      active.length
+        ? dataTable(['Scenario', 'Board', 'Status', 'Progress', 'Running for'], active.map((run) => this.activeRow(run)))
+        : h('p', { class: 'muted', text: 'Nothing is running. Start a scenario from the Rig page.' }),
+    );
+    replaceChildren(
+      this.recent,
+      finished.length ? dataTable(['Ended', 'Scenario', 'Board', 'Verdict', 'Took', 'Why'], finished.map((run) => finishedRow(run))) : h('p', { class: 'muted', text: 'No finished runs yet.' }),
+    );
+  }
+
+  private activeRow(run: LiveRun): HTMLElement {
+    const record = this.context.model.records.get(run.id);
+    const total = record?.steps.length ?? run.stepCount ?? 0;
+    const done = record ? record.steps.filter((s) => s.status === 'finished').length : run.stepsEnded;
+    const started = run.startedAt ? Date.parse(run.startedAt) : null;
+    return h(
+      'tr',
+      { data: { run: run.id, status: run.status } },
+      h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } })),
+      h('td', {}, h('a', { text: run.boardId, attrs: { href: links.board(run.boardId) } })),
+      h('td', {}, outcomeBadge(run.status, null, 'small')),
+      h(
+        'td',
+        {},
+        total ? h('progress', { attrs: { max: total, value: done, 'aria-label': `${done} of ${total} steps` } }) : null,
+        total ? ` ${done}/${total}` : '',
+        run.currentStep ? h('span', { class: 'muted', text: ` · ${run.currentStep.name}` }) : null,
+      ),
+      h('td', { class: 'num', text: started ? formatDuration(Date.now() - started) : '—' }),
+    );
+  }
+
+  destroy(): void {
+    for (const undo of this.cleanup) undo();
+    window.clearInterval(this.ticker);
+    this.context.frames.cancel(this.key);
+  }
+}
+
+function finishedRow(run: LiveRun): HTMLElement {
+  const duration = run.startedAt && run.endedAt ? Date.parse(run.endedAt) - Date.parse(run.startedAt) : null;
+  return h(
+    'tr',
+    { data: { run: run.id, verdict: run.verdict ?? '' } },
+    h('td', { text: formatDateTime(run.endedAt) }),
+    h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } })),
+    h('td', { text: run.boardId }),
+    h('td', {}, outcomeBadge(run.status, run.verdict, 'small')),
+    h('td', { class: 'num', text: formatDuration(duration) }),
+    h('td', { class: 'wrap muted', text: run.reason ?? '' }),
+  );
+}
+
+function time(iso: string | null | undefined): number {
+  return Date.parse(iso ?? '') || 0;
+}

@@ -1,0 +1,169 @@
+import { ApiError } from '../api-client.js';
+import { h, replaceChildren, setText } from '../dom.js';
+import { links, navigate } from '../router.js';
+import type { View, ViewContext } from '../view-context.js';
+
+/**
+ * Start a scenario on the boards selected on their cards, or on every board
+ * with some tags (one run per board, queued behind whatever the board runs).
+ * Scenario parameters get one field each, their defaults as placeholders.
+ */
+interface SubmittedRun {
+  id: string;
+  scenario: string;
+  boardId: string;
+  status: string;
+}
+
+export class StartRunForm implements View {
+  readonly element: HTMLFormElement;
+  private readonly scenario = h('select', { id: 'run-scenario', attrs: { name: 'scenario', required: true } });
+  private readonly description = h('p', { class: 'hint scenario-description' });
+  private readonly selectedLabel = h('span');
+  private readonly targetSelected = h('input', { attrs: { type: 'radio', name: 'target', value: 'selected', checked: true } });
+  private readonly targetTags = h('input', { attrs: { type: 'radio', name: 'target', value: 'tags' } });
+  private readonly tags = h('input', { id: 'run-tags', attrs: { type: 'text', name: 'tags', placeholder: 'e.g. emulated', list: 'known-tags', autocomplete: 'off', 'aria-label': 'Tags (comma-separated)' } });
+  private readonly knownTags = h('datalist', { id: 'known-tags' });
+  private readonly params = h('div', { class: 'params' });
+  private readonly submit = h('button', { class: 'button primary', text: 'Start run', attrs: { type: 'submit' } });
+  private readonly status = h('p', { class: 'form-status', attrs: { role: 'status', 'aria-live': 'polite' } });
+  private readonly cleanup: Array<() => void> = [];
+
+  constructor(
+    private readonly context: ViewContext,
+    private readonly selection: () => string[],
+  ) {
+    this.element = h(
+      'form',
+      { class: 'start-run', attrs: { 'aria-label': 'Start a scenario' } },
+      h('div', { class: 'field' }, h('label', { text: 'Scenario', attrs: { for: 'run-scenario' } }), this.scenario),
+      h(
+        'fieldset',
+        { class: 'field target' },
+        h('legend', { text: 'On' }),
+        h('label', { class: 'inline' }, this.targetSelected, this.selectedLabel),
+        h('label', { class: 'inline' }, this.targetTags, 'boards tagged'),
+        this.tags,
+        this.knownTags,
+      ),
+      this.params,
+      h('div', { class: 'field submit' }, this.submit),
+      this.description,
+      this.status,
+    );
+    this.scenario.addEventListener('change', () => this.drawScenario());
+    this.tags.addEventListener('focus', () => (this.targetTags.checked = true));
+    this.tags.addEventListener('input', () => {
+      this.targetTags.checked = true;
+      this.selectionChanged();
+    });
+    for (const radio of [this.targetSelected, this.targetTags]) radio.addEventListener('change', () => this.selectionChanged());
+    this.element.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.start();
+    });
+    this.cleanup.push(
+      context.model.changes.on('scenarios', () => this.drawScenarios()),
+      context.model.changes.on('boards', () => this.drawTags()),
+    );
+    this.drawScenarios();
+    this.drawTags();
+    this.selectionChanged();
+  }
+
+  /** The selection on the cards changed. */
+  selectionChanged(): void {
+    const count = this.selection().length;
+    setText(this.selectedLabel, `selected boards (${count})`);
+    const tags = this.tagList();
+    this.submit.disabled = !this.scenario.value || (this.targetSelected.checked ? count === 0 : tags.length === 0);
+  }
+
+  private tagList(): string[] {
+    return this.tags.value.split(',').map((t) => t.trim()).filter(Boolean);
+  }
+
+  private drawScenarios(): void {
+    const current = this.scenario.value;
+    replaceChildren(
+      this.scenario,
+      h('option', { text: 'Choose a scenario…', attrs: { value: '' } }),
+      ...this.context.model.scenarios.map((s) => h('option', { text: s.name, attrs: { value: s.name } })),
+    );
+    this.scenario.value = this.context.model.scenarios.some((s) => s.name === current) ? current : '';
+    this.drawScenario();
+  }
+
+  private drawTags(): void {
+    const tags = new Set<string>();
+    for (const board of this.context.model.boards.values()) for (const tag of board.tags) tags.add(tag);
+    replaceChildren(this.knownTags, ...[...tags].sort().map((t) => h('option', { attrs: { value: t } })));
+  }
+
+  private drawScenario(): void {
+    const scenario = this.context.model.scenarios.find((s) => s.name === this.scenario.value);
+    setText(this.description, scenario ? `${scenario.description} (${scenario.steps.length} steps${scenario.tags.length ? `; ${scenario.tags.join(', ')}` : ''})` : '');
+    replaceChildren(
+      this.params,
+      ...Object.entries(scenario?.params ?? {}).map(([name, fallback]) => {
+        const id = `run-param-${name}`;
+        return h(
+          'div',
+          { class: 'field param' },
+          h('label', { text: name, attrs: { for: id } }),
+          h('input', { id, data: { param: name }, attrs: { type: 'text', placeholder: fallback === null || fallback === undefined ? 'required?' : String(fallback), autocomplete: 'off' } }),
+        );
+      }),
+    );
+    this.selectionChanged();
+  }
+
+  /** Filled-in parameters, typed like the scenario's defaults ("22.11" stays a string where the default is one). */
+  private paramValues(): Record<string, unknown> {
+    const defaults = this.context.model.scenarios.find((s) => s.name === this.scenario.value)?.params ?? {};
+    const values: Record<string, unknown> = {};
+    for (const input of this.params.querySelectorAll<HTMLInputElement>('input[data-param]')) {
+      const text = input.value.trim();
+      if (!text) continue;
+      const fallback = defaults[input.dataset.param!];
+      const numeric = /^-?\d+(\.\d+)?$/.test(text);
+      if (typeof fallback === 'number' || ((fallback === null || fallback === undefined) && numeric)) values[input.dataset.param!] = numeric ? Number(text) : text;
+      else if (typeof fallback === 'boolean') values[input.dataset.param!] = text === 'true';
+      else values[input.dataset.param!] = text;
+    }
+    return values;
+  }
+
+  private async start(): Promise<void> {
+    const scenario = this.scenario.value;
+    if (!scenario) return;
+    const params = this.paramValues();
+    const body = Object.keys(params).length ? { params } : {};
+    this.submit.disabled = true;
+    setText(this.status, 'Starting…');
+    try {
+      let runs: SubmittedRun[];
+      if (this.targetTags.checked) {
+        runs = (await this.context.api.post<{ runs: SubmittedRun[] }>('/api/v1/runs', { scenario, tags: this.tagList(), ...body })).runs;
+      } else {
+        const answers = await Promise.all(this.selection().map((boardId) => this.context.api.post<{ runs: SubmittedRun[] }>('/api/v1/runs', { scenario, boardId, ...body })));
+        runs = answers.flatMap((a) => a.runs);
+      }
+      this.context.model.setRuns(runs.map((r) => ({ ...r, status: r.status === 'running' ? 'running' : 'queued', verdict: null, reason: null, startedAt: null, endedAt: null, queuedAt: new Date().toISOString() })));
+      this.context.sync.activeRuns();
+      setText(this.status, `Started ${scenario} on ${runs.map((r) => r.boardId).join(', ')}`);
+      this.context.toast('info', `Started ${scenario} on ${runs.length === 1 ? runs[0]!.boardId : `${runs.length} boards`}`);
+      navigate(runs.length === 1 ? links.run(runs[0]!.id) : links.runs());
+    } catch (error) {
+      const message = error instanceof ApiError && error.status === 403 ? 'your token may not start runs (viewer role)' : (error as Error).message;
+      setText(this.status, `Not started: ${message}`);
+      this.context.toast('error', `Not started: ${message}`);
+    } finally {
+      this.selectionChanged();
+    }
+  }
+
+  destroy(): void {
+    for (const undo of this.cleanup) undo();
+  }
+}

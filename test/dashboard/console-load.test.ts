@@ -1,0 +1,128 @@
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CDPSession, Page } from 'playwright-core';
+import { ARTIFACTS, DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
+import { writeEmulatedRig } from './helpers/emulated-rig-file.js';
+import { RigDaemon } from './helpers/rig-daemon.js';
+
+/**
+ * Every board prints 20 console lines a second (an app with `repeatLog` every
+ * 50 ms); the rig page must keep up. Measured: the time from a line's arrival at
+ * the daemon (its timestamp) to its appearance in the page, and the tab's JS heap
+ * after garbage collection. The full run (50 boards, 2 minutes) needs
+ * SPHERE_RIG_LOAD_TEST=1; the default run is shorter (20 boards, 20 s).
+ */
+const FULL = process.env.SPHERE_RIG_LOAD_TEST === '1';
+const BOARDS = FULL ? 50 : 20;
+const MEASURE_MS = FULL ? 120_000 : 20_000;
+const WARM_UP_MS = 5_000;
+const LINES_PER_SECOND = 20;
+const SCENARIOS = fileURLToPath(new URL('./fixtures/scenarios/', import.meta.url));
+
+/** Installed in the page: records, for every console line added to a card, how late it appeared. */
+const LAG_RECORDER = `(() => {
+  window.consoleLags = [];
+  new MutationObserver((records) => {
+    const now = Date.now();
+    for (const record of records) {
+      for (const node of record.addedNodes) {
+        if (node.nodeType !== 1 || !node.classList.contains('line')) continue;
+        const time = node.querySelector('time');
+        if (time && node.textContent.includes('tick ')) window.consoleLags.push(now - Date.parse(time.dateTime));
+      }
+    }
+  }).observe(document.querySelector('.board-grid'), { childList: true, subtree: true });
+})()`;
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function heapAfterGc(cdp: CDPSession): Promise<number> {
+  await cdp.send('HeapProfiler.collectGarbage');
+  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+  return usedSize;
+}
+
+describe(`the rig page with ${BOARDS} boards each printing ${LINES_PER_SECOND} console lines a second${FULL ? '' : ' (short run; SPHERE_RIG_LOAD_TEST=1 for 50 boards over 2 minutes)'}`, function () {
+  this.timeout(MEASURE_MS + 300_000);
+  let stateDir: string;
+  let daemon: RigDaemon;
+  let browser: DashboardBrowser;
+  let page: Page;
+
+  before(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-load-'));
+    const rig = writeEmulatedRig(stateDir, BOARDS);
+    [daemon, browser] = await Promise.all([RigDaemon.start({ rig, stateDir: join(stateDir, 'state'), scenarioDirs: [SCENARIOS] }), DashboardBrowser.launch()]);
+    const runs = await daemon.submit({ scenario: 'console-ticker', tags: ['emulated'] });
+    expect(runs).to.have.length(BOARDS);
+    for (const id of runs) expect((await daemon.waitForRun(id)).verdict).to.equal('passed');
+  });
+
+  after(async () => {
+    await browser?.close();
+    await daemon?.stop();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('shows each line within 250 ms (p95) and keeps the heap bounded', async () => {
+    page = await browser.open(daemon.url, daemon.token);
+    await page.waitForFunction((n) => document.querySelectorAll('.board-card .console-tail .line[title*=": tick "]').length >= n, BOARDS, { timeout: 60_000 });
+    await page.evaluate(LAG_RECORDER);
+    const cdp = await browser.context.newCDPSession(page);
+    await page.waitForTimeout(WARM_UP_MS);
+    await page.evaluate('window.consoleLags.length = 0');
+
+    const lags: number[] = [];
+    const heap: Array<{ atS: number; mb: number }> = [];
+    const domNodes: number[] = [];
+    const phases = new Set<string>();
+    const drain = async () => lags.push(...(await page.evaluate('window.consoleLags.splice(0)') as number[]));
+    const started = Date.now();
+    heap.push({ atS: 0, mb: (await heapAfterGc(cdp)) / 2 ** 20 });
+    domNodes.push(await page.evaluate(() => document.getElementsByTagName('*').length));
+    while (Date.now() - started < MEASURE_MS) {
+      await page.waitForTimeout(Math.min(10_000, MEASURE_MS - (Date.now() - started)));
+      await drain();
+      phases.add((await page.locator('.connection').getAttribute('data-phase')) ?? '?');
+      heap.push({ atS: Math.round((Date.now() - started) / 1000), mb: (await heapAfterGc(cdp)) / 2 ** 20 });
+      domNodes.push(await page.evaluate(() => document.getElementsByTagName('*').length));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    await saveScreenshot(page, `rig-${BOARDS}-boards.png`);
+
+    const figures = {
+      boards: BOARDS,
+      seconds: Math.round(seconds),
+      linesShown: lags.length,
+      linesPerSecondShown: Math.round(lags.length / seconds),
+      linesPerSecondPrinted: BOARDS * LINES_PER_SECOND,
+      lagMs: { p50: percentile(lags, 50), p95: percentile(lags, 95), p99: percentile(lags, 99), max: Math.max(...lags) },
+      heapMb: heap.map((h) => ({ ...h, mb: Math.round(h.mb * 10) / 10 })),
+      domNodes: { first: domNodes[0], last: domNodes[domNodes.length - 1], max: Math.max(...domNodes) },
+      streamPhases: [...phases],
+    };
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, `console-load-${BOARDS}-boards.json`), `${JSON.stringify(figures, null, 2)}\n`);
+    console.log(`      ${JSON.stringify(figures)}`);
+
+    // Nearly every line reaches the page (a card shows the newest four; at 60 frames a second none is skipped).
+    expect(figures.linesPerSecondShown).to.be.at.least(0.9 * figures.linesPerSecondPrinted);
+    expect(figures.lagMs.p95).to.be.below(250);
+    expect([...phases]).to.deep.equal(['live']);
+    // The DOM does not grow: four lines per card, trimmed as new ones come.
+    expect(figures.domNodes.max).to.be.at.most(figures.domNodes.first! * 1.05 + 50);
+    // Bounded: console buffers fill up to their cap (1000 lines a board) and stay there.
+    const peak = Math.max(...heap.map((h) => h.mb));
+    expect(peak).to.be.below(40 + BOARDS * 0.5);
+    if (FULL) {
+      const buffersFull = heap.filter((h) => h.atS >= 60);
+      expect(Math.max(...buffersFull.map((h) => h.mb)) - buffersFull[0]!.mb, 'heap grows after the console buffers are full').to.be.below(4);
+    }
+  });
+});

@@ -1,0 +1,309 @@
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { CuttableProxy } from './helpers/cuttable-proxy.js';
+import { DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
+import { RigDaemon } from './helpers/rig-daemon.js';
+
+const RIG = fileURLToPath(new URL('./fixtures/qa-rig.yaml', import.meta.url));
+const SCENARIO_DIRS = [fileURLToPath(new URL('../daemon/fixtures/scenarios/', import.meta.url)), fileURLToPath(new URL('./fixtures/scenarios/', import.meta.url))];
+
+/** Start a scenario from the rig page on the boards whose cards are ticked. */
+async function startFromRigPage(page: Page, scenario: string, boards: string[]): Promise<string> {
+  await page.evaluate(() => (window.location.hash = '#/rig'));
+  await page.locator('form.start-run').waitFor();
+  for (const board of boards) await page.locator(`[data-board="${board}"] input.select-board`).check();
+  await page.selectOption('#run-scenario', scenario);
+  await page.getByRole('button', { name: 'Start run' }).click();
+  await page.waitForURL(/#\/runs\/[0-9a-f-]{36}$/);
+  return decodeURIComponent(new URL(page.url()).hash.split('/').pop()!);
+}
+
+/** Toasts are for the moment; screenshots are for later. */
+async function dismissToasts(page: Page): Promise<void> {
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((toast) => toast.remove()));
+}
+
+describe('the QA dashboard, in Chromium, against a real daemon with emulated boards', function () {
+  this.timeout(120_000);
+  let stateDir: string;
+  let daemon: RigDaemon;
+  let browser: DashboardBrowser;
+  let page: Page;
+
+  before(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-dashboard-'));
+    [daemon, browser] = await Promise.all([RigDaemon.start({ rig: RIG, stateDir, scenarioDirs: SCENARIO_DIRS }), DashboardBrowser.launch()]);
+    page = await browser.open(daemon.url, daemon.token);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await daemon?.stop();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('shows every board of the rig as a card, the four emulated ones reaching ready', async () => {
+    // The token left the address bar as soon as the page read it.
+    expect(page.url()).to.not.contain('token=');
+    for (const id of ['emu-1', 'emu-2', 'emu-3', 'emu-4']) await page.locator(`.board-card[data-board="${id}"][data-state="ready"]`).waitFor({ timeout: 30_000 });
+    await page.locator('.board-card[data-board="bench-1"][data-state="offline"]').waitFor();
+    expect(await page.locator('.board-card').count()).to.equal(5);
+    const card = page.locator('.board-card[data-board="emu-1"]');
+    const facts = await card.locator('.facts').innerText();
+    expect(facts).to.match(/OS\s+22\.11/);
+    expect(facts).to.contain('Baseline App (running)');
+    expect(facts).to.match(/attested · expires in \d+ h/);
+    expect(facts).to.contain('free');
+    const { body: boards } = await daemon.request<Array<{ id: string; deviceId: string }>>('GET', '/api/v1/boards');
+    const deviceId = boards.find((b) => b.id === 'emu-1')!.deviceId;
+    expect(await card.locator('code.device-id').getAttribute('title')).to.equal(deviceId);
+    expect((await card.locator('code.device-id').innerText()).length).to.be.lessThan(20);
+    await card.locator('.console-tail .line').first().waitFor();
+    expect(await page.locator('.board-card[data-board="bench-1"] [data-state="offline"]').innerText()).to.contain('Offline');
+    const summary = await page.locator('.rig-summary').innerText();
+    expect(summary).to.match(/^5 boards: /);
+    expect(summary).to.contain('4 ready').and.to.contain('1 offline');
+    await saveScreenshot(page, 'rig.png');
+  });
+
+  it('starts update-rollback from the page and follows its steps live to the verdict, console and report', async () => {
+    // Record, frame by frame, how many steps the page shows as finished.
+    // (Scripts run in the page are strings: tsx would wrap named functions in a helper the page lacks.)
+    await page.evaluate(`(() => {
+      const seen = (window.stepCounts = []);
+      requestAnimationFrame(function sample() {
+        const done = document.querySelectorAll('.run-view .step[data-status="finished"]').length;
+        if (seen[seen.length - 1] !== done) seen.push(done);
+        requestAnimationFrame(sample);
+      });
+    })()`);
+    const runId = await startFromRigPage(page, 'update-rollback', ['emu-2']);
+    await page.locator('.run-head [data-verdict="passed"]').waitFor({ timeout: 60_000 });
+    const counts = await page.evaluate(() => (window as unknown as { stepCounts: number[] }).stepCounts);
+    // Steps turned finished over several frames as their events arrived, not all at once at the end.
+    expect(counts.filter((n) => n > 0 && n < 15).length, `finished-step counts seen: ${counts.join(',')}`).to.be.at.least(2);
+    expect(await page.locator('.run-view .step').count()).to.equal(15);
+    expect(await page.locator('.run-view .step[data-verdict="passed"]').count()).to.equal(15);
+    expect(await page.locator('.step[data-index="10"] .step-name').innerText()).to.equal('rolled back');
+
+    // Measurements against limits, provenance, error reports.
+    expect(await page.locator('.measurements').innerText()).to.match(/install time[\s\S]*ms/);
+    expect(await page.locator('.measurements').innerText()).to.contain('AppCrash events');
+    const provenance = await page.locator('.provenance').innerText();
+    expect(provenance).to.match(/good\s+image\s+sha256:/);
+    expect(provenance).to.contain('CN=sphere-rig production app signing');
+    const reports = await page.locator('.error-reports').innerText();
+    expect(reports).to.contain('AppCrash');
+    expect(reports).to.contain('Rollback');
+    expect(reports).to.contain('signal_status=11');
+
+    // The console of the run: the boot after the reset, with the lines the steps matched marked.
+    const consoleText = await page.locator('.run-view .console-lines').innerText();
+    expect(consoleText).to.contain('[ROM] ');
+    expect(consoleText).to.contain('[OS] services up');
+    const record = (await daemon.request<{ steps: Array<{ matchedConsoleLines: number[] }> }>('GET', `/api/v1/runs/${runId}`)).body;
+    const matched = record.steps.flatMap((s) => s.matchedConsoleLines);
+    expect(matched.length).to.be.greaterThan(2);
+    for (const seq of matched) expect(await page.locator(`.console-lines .line.matched[data-seq="${seq}"] .match-tag`).count()).to.equal(1);
+    // A step's "◆ console" button brings its matched line into view.
+    await page.locator('.step[data-index="5"] .match-jump').click();
+    const flashed = page.locator('.run-view .console-lines .line.flash');
+    expect(await flashed.getAttribute('data-seq')).to.equal(String(record.steps[5]!.matchedConsoleLines.at(-1)));
+    await page.locator('.run-view .console-lines').evaluate((box) => box.scrollTop = box.scrollHeight);
+    await dismissToasts(page);
+    await saveScreenshot(page, 'run-report.png', true);
+
+    // Searching narrows the console to matching lines and marks the match.
+    await page.locator('.run-view .console-search').fill('rolled back');
+    await page.waitForFunction(() => document.querySelectorAll('.run-view .console-lines .line').length === document.querySelectorAll('.run-view .console-lines .line mark').length);
+    expect(await page.locator('.run-view .console-lines .line').count()).to.be.within(1, 3);
+    expect(await page.locator('.run-view .console-count').innerText()).to.match(/\d+ of \d+ lines match/);
+    await page.locator('.run-view .console-search').fill('');
+
+    // JUnit and JSON downloads carry the token; the page saves them as files.
+    const [junit] = await Promise.all([page.waitForEvent('download'), page.locator('[data-download="junit"]').click()]);
+    const junitText = readFileSync((await junit.path())!, 'utf8');
+    expect(junit.suggestedFilename()).to.equal(`update-rollback-${runId}.xml`);
+    expect(junitText).to.contain('<testsuite');
+    const [json] = await Promise.all([page.waitForEvent('download'), page.locator('[data-download="json"]').click()]);
+    expect(JSON.parse(readFileSync((await json.path())!, 'utf8'))).to.deep.include({ id: runId, verdict: 'passed' });
+  });
+
+  it('cancels a running scenario from the page, by keyboard', async () => {
+    await page.evaluate(() => (window.location.hash = '#/rig'));
+    await page.locator('[data-board="emu-3"] input.select-board').focus();
+    await page.keyboard.press('Space');
+    await page.selectOption('#run-scenario', 'slow');
+    await page.getByRole('button', { name: 'Start run' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/#\/runs\/[0-9a-f-]{36}$/);
+    const runId = decodeURIComponent(new URL(page.url()).hash.split('/').pop()!);
+    try {
+      await page.locator('.run-head [data-verdict="running"]').waitFor({ timeout: 20_000 });
+      // The rig shows the board busy with it, and its card leads back to the run.
+      await page.evaluate(() => (window.location.hash = '#/rig'));
+      const card = page.locator('.board-card[data-board="emu-3"][data-state="running"]');
+      await card.waitFor();
+      await page.waitForFunction(() => /Held by\s+run [0-9a-f]{8}/.test(document.querySelector<HTMLElement>('.board-card[data-board="emu-3"] .facts')!.innerText));
+      await dismissToasts(page);
+      await saveScreenshot(page, 'rig-busy.png');
+      await card.getByRole('link', { name: 'slow' }).click();
+      await page.waitForURL(new RegExp(`#/runs/${runId}$`));
+      await page.locator('.run-head [data-action="cancel"]').focus();
+      await page.keyboard.press('Enter');
+      // The confirmation takes the focus, so Enter again confirms.
+      await page.locator('.run-head [data-confirm="cancel"]:focus').waitFor();
+      await page.keyboard.press('Enter');
+      await page.locator('.run-head [data-verdict="cancelled"]').waitFor({ timeout: 20_000 });
+      expect((await daemon.request<{ verdict: string }>('GET', `/api/v1/runs/${runId}`)).body.verdict).to.equal('cancelled');
+      expect(await page.locator('.verdict-note').innerText()).to.contain('Cancelled');
+    } finally {
+      // Never leave the slow run holding its board for the tests after this one.
+      await daemon.request('POST', `/api/v1/runs/${runId}/cancel`);
+    }
+  });
+
+  it('asks for a token when it has none, and says when the daemon refuses one', async () => {
+    const tab = await browser.context.newPage();
+    try {
+      await tab.goto(`${daemon.url}/`);
+      await tab.getByLabel('API token').fill('srt_not_a_token');
+      await tab.getByRole('button', { name: 'Sign in' }).click();
+      await tab.locator('.login [role="alert"]').waitFor({ timeout: 15_000 });
+      expect(await tab.locator('.login [role="alert"]').innerText()).to.contain('refused the token');
+      await tab.getByLabel('API token').fill(daemon.token);
+      await tab.getByLabel('API token').press('Enter');
+      await tab.locator('.board-card[data-board="emu-1"]').waitFor();
+      expect(await tab.evaluate(() => sessionStorage.length)).to.equal(1);
+    } finally {
+      await tab.close();
+    }
+  });
+
+  it('gives a viewer token no controls, and the daemon refuses it anyway', async () => {
+    const created = await daemon.request<{ token: string }>('POST', '/api/v1/tokens', { name: 'qa-viewer', role: 'viewer' });
+    expect(created.status).to.equal(201);
+    const viewer = await browser.open(daemon.url, created.body.token);
+    try {
+      await viewer.locator('.who[data-role="viewer"]').waitFor();
+      expect(await viewer.locator('.who').innerText()).to.equal('qa-viewer · viewer');
+      await viewer.locator('.read-only-note').waitFor();
+      await viewer.locator('.board-card[data-board="emu-1"][data-state="ready"]').waitFor({ timeout: 30_000 });
+      expect(await viewer.locator('form.start-run').count()).to.equal(0);
+      expect(await viewer.locator('.board-card [data-action="power-cycle"]:visible, .board-card [data-action="reset"]:visible').count()).to.equal(0);
+      // A run page offers downloads but no cancel.
+      const { body } = await daemon.request<{ runs: Array<{ id: string }> }>('GET', '/api/v1/runs?status=finished&limit=1');
+      await viewer.evaluate((id) => (window.location.hash = `#/runs/${id}`), body.runs[0]!.id);
+      await viewer.locator('.run-head [data-download="junit"]').waitFor();
+      expect(await viewer.locator('[data-action="cancel"]').count()).to.equal(0);
+      // Hidden controls are not the protection: the daemon answers 403 to this token.
+      const statuses = await viewer.evaluate(async (token) => {
+        const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+        const run = await fetch('/api/v1/runs', { method: 'POST', headers, body: JSON.stringify({ scenario: 'boot-smoke', boardId: 'emu-1' }) });
+        const reset = await fetch('/api/v1/boards/emu-1/actions', { method: 'POST', headers, body: JSON.stringify({ action: 'reset' }) });
+        return [run.status, reset.status];
+      }, created.body.token);
+      expect(statuses).to.deep.equal([403, 403]);
+    } finally {
+      await viewer.close();
+    }
+  });
+
+  it('shows history: pass rate per scenario and board over time, flaky scenarios and infra errors', async () => {
+    const runs = [...(await daemon.submit({ scenario: 'os-version-check', tags: ['emulated'] })), ...(await daemon.submit({ scenario: 'boot-smoke', boardId: 'bench-1' }))];
+    for (const id of runs) await daemon.waitForRun(id);
+    // One more from the page, with a parameter the board cannot meet: what a failed run looks like.
+    await page.evaluate(() => (window.location.hash = '#/rig'));
+    await page.locator('[data-board="emu-4"] input.select-board').check();
+    await page.selectOption('#run-scenario', 'os-version-check');
+    await page.locator('#run-param-osVersion').fill('99.1');
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.locator('.run-head [data-verdict="test-failed"]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('.verdict-note').innerText()).to.contain('os-version = 22.11 is outside its limits');
+    expect(await page.locator('.measurements tr.row-problem').innerText()).to.match(/os-version\s+22\.11\s+= 99\.1\s+✗ outside/);
+    expect(await page.locator('.provenance').innerText()).to.contain('{"osVersion":"99.1"}');
+    await dismissToasts(page);
+    await saveScreenshot(page, 'run-report-failed.png', true);
+
+    await page.evaluate(() => (window.location.hash = '#/history'));
+    await page.locator('.history-view .tiles').waitFor();
+    await page.locator('.chart polyline, .chart circle, .chart rect').first().waitFor();
+    expect(await page.locator('[data-flaky="os-version-check"]').innerText()).to.match(/os-version-check\s+4\s+1/);
+    const infra = await page.locator('[data-infra-board="bench-1"]').innerText();
+    expect(infra).to.contain('bench-1');
+    expect(await page.locator('.history-view [data-scenario="update-rollback"]').innerText()).to.contain('100%');
+    // Every run has ended, and the page knows (the Runs tab counts none).
+    await page.locator('nav .count').waitFor({ state: 'hidden', timeout: 10_000 });
+    await dismissToasts(page);
+    await saveScreenshot(page, 'history.png', true);
+
+    // Filters narrow the runs and live in the URL.
+    await page.selectOption('#history-scenario', 'os-version-check');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(/#\/history\?scenario=os-version-check/);
+    await page.waitForFunction(() => document.querySelectorAll('.history-view tr[data-run]').length === 5);
+    const scenarios = await page.locator('.history-view tr[data-run] td:nth-child(2)').allInnerTexts();
+    expect(new Set(scenarios)).to.deep.equal(new Set(['os-version-check']));
+    await page.selectOption('#history-verdict', 'test-failed');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('.history-view tr[data-run]').length === 1);
+  });
+
+  it('rides out a network drop and catches up on what it missed, from the last event it saw', async () => {
+    const proxy = await CuttableProxy.start(daemon.url);
+    const tab = await browser.open(proxy.url, daemon.token);
+    try {
+      await tab.locator('.board-card[data-board="emu-1"][data-state="ready"]').waitFor({ timeout: 30_000 });
+      await tab.locator('.connection[data-phase="live"]').waitFor();
+      proxy.cut();
+      await tab.locator('.connection[data-phase="offline"]').waitFor({ timeout: 10_000 });
+      const cutAt = Date.now();
+      // While the page is cut off, emu-1 power-cycles and boots in a run.
+      const [run] = await daemon.submit({ scenario: 'boot-smoke', boardId: 'emu-1' });
+      expect((await daemon.waitForRun(run!)).verdict).to.equal('passed');
+      proxy.restore();
+      await tab.locator('.connection[data-phase="live"]').waitFor({ timeout: 20_000 });
+      // The boot's console lines only ever reached the page through the stream's replay.
+      const tail = tab.locator('.board-card[data-board="emu-1"] .console-tail .line time');
+      await tab.waitForFunction((since) => Array.from(document.querySelectorAll('.board-card[data-board="emu-1"] .console-tail .line time')).some((t) => Date.parse((t as HTMLTimeElement).dateTime) > since), cutAt);
+      expect(await tail.count()).to.be.greaterThan(0);
+      await tab.evaluate((id) => (window.location.hash = `#/runs/${id}`), run!);
+      await tab.locator('.run-head [data-verdict="passed"]').waitFor();
+    } finally {
+      await tab.close();
+      await proxy.close();
+    }
+  });
+
+  it('reconnects by itself after the daemon is killed and restarted, and shows what finished meanwhile', async () => {
+    await page.evaluate(() => {
+      (window as unknown as { notReloaded: boolean }).notReloaded = true;
+      window.location.hash = '#/runs';
+    });
+    const [slow] = await daemon.submit({ scenario: 'slow', boardId: 'emu-4' });
+    await page.locator(`.runs-view tr[data-run="${slow}"][data-status="running"]`).waitFor({ timeout: 20_000 });
+    const seqBefore = Number((await page.locator('.connection').getAttribute('title'))!.replace(/\D/g, ''));
+
+    await daemon.stop('SIGKILL');
+    await page.locator('.connection[data-phase="offline"]').waitFor({ timeout: 15_000 });
+    expect(await page.locator('.banner').innerText()).to.match(/Offline\. Lost the connection to the daemon/);
+    await dismissToasts(page);
+    await saveScreenshot(page, 'offline.png');
+
+    daemon = await daemon.restart();
+    await page.locator('.connection[data-phase="live"]').waitFor({ timeout: 30_000 });
+    // The run the daemon was killed in is finished now, as interrupted: the page learns it without a reload.
+    await page.locator(`.runs-view tr[data-run="${slow}"][data-verdict="infra-error"]`).waitFor({ timeout: 15_000 });
+    expect(await page.locator(`.runs-view tr[data-run="${slow}"]`).innerText()).to.contain('interrupted');
+    // New runs stream in as before, carrying on from the last event seen.
+    const [again] = await daemon.submit({ scenario: 'boot-smoke', boardId: 'emu-1' });
+    await page.locator(`.runs-view tr[data-run="${again}"][data-verdict="passed"]`).waitFor({ timeout: 60_000 });
+    const seqAfter = Number((await page.locator('.connection').getAttribute('title'))!.replace(/\D/g, ''));
+    expect(seqAfter).to.be.greaterThan(seqBefore);
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).to.equal(true);
+  });
+});
