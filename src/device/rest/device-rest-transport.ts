@@ -225,8 +225,10 @@ function writeBody(req: ReturnType<typeof httpsRequest>, body: Buffer | undefine
       const chunk = body.subarray(offset, offset + UPLOAD_CHUNK_BYTES);
       offset += chunk.length;
       const sent = offset;
-      const more = req.write(chunk, () => {
-        if (!stopped()) onProgress?.(sent, total);
+      // Report every chunk the socket took, even if the answer came first (a loaded host
+      // can run the response before this callback): the bytes were sent all the same.
+      const more = req.write(chunk, (error) => {
+        if (!error) onProgress?.(sent, total);
       });
       if (!more) {
         req.once('drain', pump);
