@@ -4,40 +4,91 @@
  * SQLite state file. Prints p50/p99 latency (session request to result) and the
  * ratio to the raw crypto ceiling measured in the same run: one ECDSA P-256
  * verify plus one sign per attestation, back to back on one thread. Target:
- * ratio >= 0.5. The devices' own work (fresh key, signing the evidence) runs in
- * a worker thread, as it would on the devices themselves.
- *   node --import tsx bench/daa.ts [--devices 100] [--seconds 5] [--http]
- * With --http the devices talk to the service over loopback HTTP instead.
+ * ratio >= 0.5.
+ *
+ * Every attestation is real on the service side: a session with a fresh nonce,
+ * the evidence parsed and its signature verified, every appraisal check, the
+ * certificate signed, and the certificate, device and audit rows committed
+ * (group commit) before the result is answered. The devices' own work runs in
+ * a worker thread, as it would on the devices themselves: signing each evidence
+ * once its nonce arrives; the fresh key each evidence binds is generated before
+ * the run (see daa-devices.ts). Requests and answers cross between the threads
+ * batched per event-loop turn (one message each way per turn, not per request);
+ * the device gets the verdict and its certificate (or the refusal codes), not
+ * the whole result object, which the service still builds.
+ *
+ * The ceiling is the best of several rounds, before and after the run: machine
+ * noise can only lower the ratio. It runs with the other core idle, the service
+ * does not: the device thread runs beside it, and where the two cores share a
+ * physical core (as on the 2-vCPU VMs this was tuned on, where a busy sibling
+ * costs a single thread about 40% of its ECDSA rate) that slows the service.
+ * So the bench also prints each thread's CPU time per attestation (Linux) and
+ * the service's CPU cost in verify+sign pairs, which neither the sibling core
+ * nor other processes' load (time the OS gives to others) distort as much.
+ *   node --import tsx bench/daa.ts [--devices 100] [--seconds 5] [--http] [--commit-items N] [--commit-delay MS]
+ * With --http the devices talk to the service over loopback HTTP instead; the
+ * --commit-* options override the service's group-commit policy.
  */
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { startDaaServer } from '../src/daa/daa-server.js';
 import { DaaService } from '../src/daa/daa-service.js';
 import type { AttestationResult, SessionGrant } from '../src/daa/protocol.js';
+import type { DeviceAnswer, DeviceRequest } from './daa-devices.js';
+import { threadCpuMs } from './daa-thread-cpu.js';
 
-const { values } = parseArgs({ options: { devices: { type: 'string', default: '100' }, seconds: { type: 'string', default: '5' }, http: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '5' },
+    http: { type: 'boolean', default: false },
+    'commit-items': { type: 'string' },
+    'commit-delay': { type: 'string' },
+  },
+});
 const deviceCount = Number(values.devices);
 const seconds = Number(values.seconds);
+const TARGET_RATIO = 0.5;
 
-function cryptoCeiling(): number {
+/** Verify + sign pairs per second on this thread: the best of `rounds` rounds. */
+function cryptoCeiling(rounds = 3, perRound = 1000): number {
   const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const data = Buffer.alloc(700, 7);
   const signature = sign('sha256', data, { key: keys.privateKey, dsaEncoding: 'ieee-p1363' });
-  const rounds = 3000;
-  const start = performance.now();
-  for (let i = 0; i < rounds; i++) {
-    verify('sha256', data, { key: keys.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
-    sign('sha256', data, keys.privateKey);
+  let best = 0;
+  for (let round = 0; round < rounds; round++) {
+    const start = performance.now();
+    for (let i = 0; i < perRound; i++) {
+      verify('sha256', data, { key: keys.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+      sign('sha256', data, keys.privateKey);
+    }
+    best = Math.max(best, perRound / ((performance.now() - start) / 1000));
   }
-  return rounds / ((performance.now() - start) / 1000);
+  return best;
+}
+
+interface Report {
+  keysLeft: number;
+  cpuMs?: number;
+  count: number;
+  refused: number;
+  refusals: Record<string, number>;
+  elapsedS: number;
+  p50: number;
+  p99: number;
 }
 
 const stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-bench-daa-'));
-const service = await DaaService.open({ stateDir });
+const service = await DaaService.open({
+  stateDir,
+  ...(values['commit-items'] ? { commitMaxItems: Number(values['commit-items']) } : {}),
+  ...(values['commit-delay'] ? { commitDelayMs: Number(values['commit-delay']) } : {}),
+});
 try {
   const tenant = await service.createTenant({ name: 'bench' });
   const componentId = '5e8c0c1e-0009-4a61-9d4b-000000000009';
@@ -48,39 +99,82 @@ try {
   const devicesModule = new URL('./daa-devices.ts', import.meta.url).href;
   const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(devicesModule)}); });`, {
     eval: true,
-    workerData: { deviceCount, tenant: tenant.id, componentId, imageSha256 },
+    // One fresh certificate key per attestation, made before the run: more than this machine can attest.
+    workerData: { deviceCount, tenant: tenant.id, componentId, imageSha256, keysNeeded: Math.ceil(seconds * 8000) },
   });
-  const deviceIds = await new Promise<string[]>((resolve) => worker.once('message', resolve));
+  const failed = new Promise<never>((_, reject) => worker.once('error', reject));
+  const deviceIds = await Promise.race([new Promise<string[]>((resolve) => worker.once('message', (message: { deviceIds: string[] }) => resolve(message.deviceIds))), failed]);
   for (const id of deviceIds) service.claimDevice(tenant.id, id);
 
   const server = values.http ? await startDaaServer({ service }) : undefined;
-  const call = async (message: { kind: 'session'; deviceId: string } | { kind: 'evidence'; sessionId: string; evidence: string }): Promise<SessionGrant | AttestationResult> => {
+  const call = async (message: DeviceRequest): Promise<SessionGrant | AttestationResult> => {
     if (!server) return message.kind === 'session' ? service.createSession({ deviceId: message.deviceId }) : service.submitEvidence(message.sessionId, { kind: 'json', value: { evidence: message.evidence } });
     const path = message.kind === 'session' ? '/sessions' : `/sessions/${message.sessionId}/evidence`;
     const body = message.kind === 'session' ? { deviceId: message.deviceId } : { evidence: message.evidence };
     const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return (await response.json()) as SessionGrant | AttestationResult;
   };
-  worker.on('message', (message: { id?: number; request?: Parameters<typeof call>[0] }) => {
-    if (message.id === undefined || !message.request) return;
-    void call(message.request).then((answer) => worker.postMessage({ id: message.id, answer }));
+  let serviceError: unknown;
+  let outbox: Array<{ id: number; answer: DeviceAnswer }> = [];
+  const answer = (id: number, result: SessionGrant | AttestationResult) => {
+    if (outbox.length === 0) setImmediate(() => worker.postMessage({ answers: outbox.splice(0) }));
+    outbox.push({ id, answer: 'verdict' in result ? deviceAnswer(result) : result });
+  };
+  worker.on('message', (message: { requests?: Array<{ id: number; request: DeviceRequest }> }) => {
+    for (const { id, request } of message.requests ?? []) {
+      call(request).then(
+        (result) => answer(id, result),
+        (error: unknown) => {
+          // A service failure ends the bench rather than leaving a device waiting forever.
+          serviceError ??= error;
+          void worker.terminate();
+        },
+      );
+    }
   });
 
-  const ceiling = cryptoCeiling();
+  const ceilingBefore = cryptoCeiling();
+  const batchesBefore = service.commitBatches;
+  const loopBefore = performance.eventLoopUtilization();
+  const cpuBefore = threadCpuMs();
   worker.postMessage({ start: true, seconds });
-  const report = await new Promise<{ count: number; refused: number; elapsedS: number; p50: number; p99: number }>((resolve) =>
-    worker.on('message', (message: { report?: typeof resolve extends (v: infer V) => void ? V : never }) => message.report && resolve(message.report)),
-  );
+  const report = await Promise.race([
+    new Promise<Report>((resolve) => worker.on('message', (message: { report?: Report }) => message.report && resolve(message.report))),
+    new Promise<never>((_, reject) => worker.once('exit', () => reject(serviceError ?? new Error('the device worker stopped before reporting')))),
+    failed,
+  ]);
+  const batches = service.commitBatches - batchesBefore;
+  const loop = performance.eventLoopUtilization(loopBefore);
+  const cpuAfter = threadCpuMs();
   await worker.terminate();
   await server?.close();
+  const ceilingAfter = cryptoCeiling();
+  const ceiling = Math.max(ceilingBefore, ceilingAfter);
   const rate = report.count / report.elapsedS;
+  const ratio = rate / ceiling;
+  const refusals = Object.entries(report.refusals).map(([code, n]) => `${code} ${n}`).join(', ');
+  if (report.keysLeft === 0) console.log('note                 the pre-generated certificate keys ran out; devices generated the rest during the run');
   console.log(`devices              ${deviceCount} concurrent, ${values.http ? 'over loopback HTTP' : 'in-process'}`);
-  console.log(`attestations         ${report.count} affirming, ${report.refused} refused in ${report.elapsedS.toFixed(2)} s`);
+  console.log(`attestations         ${report.count} affirming, ${report.refused} refused${refusals ? ` (${refusals})` : ''} in ${report.elapsedS.toFixed(2)} s`);
+  console.log(`commits              ${batches} batches, ${((report.count + report.refused) / Math.max(1, batches)).toFixed(1)} attestations per commit`);
   console.log(`throughput           ${rate.toFixed(0)} attestations/s`);
+  const attestations = Math.max(1, report.count + report.refused);
+  const perAttestation = (ms: number | undefined) => (ms === undefined ? '?' : `${((ms / attestations) * 1000).toFixed(0)} us`);
+  const cpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+  console.log(`service thread       busy ${(loop.utilization * 100).toFixed(0)}% of the run (${perAttestation(loop.active)} per attestation), CPU ${perAttestation(cpu)} per attestation`);
+  console.log(`device thread        CPU ${perAttestation(report.cpuMs)} per attestation`);
+  if (cpu !== undefined) {
+    const pairs = (cpu / attestations) * (ceiling / 1000);
+    console.log(`service CPU          ${pairs.toFixed(2)} verify+sign pairs per attestation (ratio if CPU were the only limit: ${(1 / pairs).toFixed(2)})`);
+  }
   console.log(`latency              p50 ${report.p50.toFixed(2)} ms, p99 ${report.p99.toFixed(2)} ms`);
-  console.log(`crypto ceiling       ${ceiling.toFixed(0)} /s (one ECDSA P-256 verify + one sign)`);
-  console.log(`ratio                ${(rate / ceiling).toFixed(2)} (target >= 0.5)`);
+  console.log(`crypto ceiling       ${ceiling.toFixed(0)} /s (one ECDSA P-256 verify + one sign, one thread; best of before ${ceilingBefore.toFixed(0)}, after ${ceilingAfter.toFixed(0)})`);
+  console.log(`ratio                ${ratio.toFixed(2)} of the ceiling; target >= ${TARGET_RATIO}: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'}`);
 } finally {
   service.close();
   rmSync(stateDir, { recursive: true, force: true });
+}
+
+function deviceAnswer(result: AttestationResult): DeviceAnswer {
+  return result.verdict === 'affirming' ? { verdict: result.verdict, certificatePem: result.certificatePem } : { verdict: result.verdict, refusals: result.reasons.map((r) => r.code) };
 }

@@ -1,13 +1,17 @@
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { toCertificateBundlePem } from '../pki/certificate.js';
+import type { AppraisalCache } from './appraisal-cache.js';
 import type { AuditLog } from './audit-log.js';
 import { checkBoundKey } from './bound-key.js';
 import { DaaError } from './daa-error.js';
 import { issueDeviceCertificate } from './device-certificate.js';
 import { checkEvidenceToken } from './evidence-token.js';
+import type { GroupCommit } from './group-commit.js';
 import type { LocalPki } from './local-pki.js';
 import { appraiseMeasurements } from './measurement-appraisal.js';
-import { DBGSTAT_ENABLED, NONCE_BYTES, type AttestationResult, type SessionGrant } from './protocol.js';
+import { PendingAttestations } from './pending-attestations.js';
+import { pooledRandomBytes } from './random-pool.js';
+import { DBGSTAT_ENABLED, NONCE_BYTES, type AffirmingResult, type AttestationResult, type SessionGrant } from './protocol.js';
 import { refusal, type RefusalReason } from './refusal-reasons.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
 import { normaliseDeviceId, type TenantRegistry } from './tenant-registry.js';
@@ -18,9 +22,16 @@ import { normaliseDeviceId, type TenantRegistry } from './tenant-registry.js';
  * affirming result carries a certificate for the key bound in the evidence.
  *
  * Submitting consumes the session whatever the outcome; a refusal changes
- * nothing else (besides its audit entry). Appraisal and issuing are synchronous:
- * between checking that a certificate key is unused and recording it, nothing
- * else runs.
+ * nothing else (besides its audit entry). Appraisal and issuing are synchronous;
+ * the writes (certificate, device, audit) join a group commit and the result is
+ * answered once that batch has committed: nothing answered can be lost, and a
+ * refusal answered is in the audit log. Until then the attestation is pending:
+ * the reused-key and boot-counter checks of the attestations appraised meanwhile
+ * see it (PendingAttestations). At commit, in a savepoint of their own, the
+ * device row is updated only if the device is still not revoked and no higher
+ * boot count was recorded, and the key's UNIQUE constraint holds against
+ * certificates committed by other processes; either failing undoes the
+ * savepoint and records a refusal instead, in the same commit: nothing issued.
  *
  * Sessions live in memory, not in the database: they last a minute, and a
  * restart that forgets them only makes devices ask for a new one (a nonce can
@@ -53,7 +64,6 @@ const PRUNE_EVERY = 1024;
 const KEEP_EXPIRED_MS = 3600_000;
 
 export class AttestationVerifier {
-  readonly #db: SqliteDatabase;
   readonly #pki: LocalPki;
   readonly #registry: TenantRegistry;
   readonly #audit: AuditLog;
@@ -61,10 +71,16 @@ export class AttestationVerifier {
   readonly #chainPem = new Map<number, string>();
   readonly #sessions = new Map<string, Session>();
   readonly #statements: Record<'keyUsed' | 'insertCertificate' | 'deviceAttested', SqliteStatement>;
+  readonly #commits: GroupCommit;
+  /** The writes of an affirming attestation, in a savepoint of their own within the batch (see submitEvidence). */
+  readonly #recordAffirmation: (record: AffirmationRecord) => void;
+  readonly #cache: AppraisalCache;
+  readonly #pending = new PendingAttestations();
   #sessionsCreated = 0;
 
-  constructor(db: SqliteDatabase, pki: LocalPki, registry: TenantRegistry, audit: AuditLog, options: VerifierOptions) {
-    this.#db = db;
+  constructor(db: SqliteDatabase, commits: GroupCommit, cache: AppraisalCache, pki: LocalPki, registry: TenantRegistry, audit: AuditLog, options: VerifierOptions) {
+    this.#commits = commits;
+    this.#cache = cache;
     this.#pki = pki;
     this.#registry = registry;
     this.#audit = audit;
@@ -75,24 +91,38 @@ export class AttestationVerifier {
         `INSERT INTO certificates (serial, device_id, tenant_id, authority_id, key_sha256, evidence_sha256, not_before, not_after, issued_at, der)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      deviceAttested: db.prepare('UPDATE devices SET last_boot_count = ?, last_attested_at = ? WHERE id = ?'),
+      // Only if the device still takes it: another process may have revoked it, or recorded a higher boot count, since the appraisal.
+      deviceAttested: db.prepare(
+        'UPDATE devices SET last_boot_count = ?, last_attested_at = ? WHERE id = ? AND revoked_at IS NULL AND (last_boot_count IS NULL OR last_boot_count <= ?)',
+      ),
     };
+    const statements = this.#statements;
+    this.#recordAffirmation = db.transaction((r: AffirmationRecord) => {
+      if (statements.deviceAttested.run(r.bootCount, r.now, r.deviceId, r.bootCount).changes === 0) throw new LateRefusal('device-row');
+      // A certificate for this key committed by another process since the check fails the key's UNIQUE constraint.
+      statements.insertCertificate.run(r.certificate.serialNumber, r.deviceId, r.tenantId, r.authorityId, r.keySha256, r.evidenceSha256, r.certificate.notBefore, r.certificate.notAfter, r.now, r.certificate.der);
+      audit.record({ at: r.now, sessionId: r.sessionId, deviceId: r.deviceId, tenant: r.tenantId, verdict: 'affirming', reasons: [], certificateSerial: r.certificate.serialNumber, evidenceSha256: r.evidenceSha256 });
+      cache.attested(r.deviceId, r.bootCount, r.now);
+    });
   }
 
   createSession(request: { deviceId?: string } = {}): SessionGrant {
     const deviceId = request.deviceId === undefined ? null : normaliseDeviceId(request.deviceId);
     const now = this.#options.now();
     const id = randomUUID();
-    const nonce = randomBytes(NONCE_BYTES);
+    const nonce = pooledRandomBytes(NONCE_BYTES);
     const expiresAt = now + this.#options.sessionTtlMs;
     if (++this.#sessionsCreated % PRUNE_EVERY === 0) this.#prune(now);
     this.#sessions.set(id, { id, nonce, deviceId, expiresAt, usedAt: null });
-    const tenant = deviceId ? (this.#registry.findDevice(deviceId)?.tenantId ?? null) : null;
+    this.#cache.refresh();
+    const tenant = deviceId ? (this.#cache.device(deviceId)?.tenantId ?? null) : null;
     return { sessionId: id, nonce: nonce.toString('base64url'), expiresAt: new Date(expiresAt).toISOString(), tenant };
   }
 
-  submitEvidence(sessionId: string, body: EvidenceBody): AttestationResult {
+  /** Appraises the evidence now; resolves once the outcome (certificate or refusal, and its audit entry) is committed. */
+  submitEvidence(sessionId: string, body: EvidenceBody): Promise<AttestationResult> {
     const now = this.#options.now();
+    this.#cache.refresh();
     const session = this.#sessions.get(sessionId);
     if (!session) return this.#refuse(now, null, null, null, [refusal('session-unknown', `no session '${sessionId.slice(0, 64)}'`)]);
     const consumed = session.usedAt === null;
@@ -111,25 +141,25 @@ export class AttestationVerifier {
     const { claims } = token;
     const evidenceSha256 = token.sha256.toString('hex');
     const deviceId = claims.ueid;
-    const claimedNonce = Buffer.from(claims.eat_nonce, 'base64url');
-    if (!timingSafeEqual(claimedNonce, session.nonce)) return refuse([refusal('nonce-mismatch')], deviceId, null, evidenceSha256);
+    if (!timingSafeEqual(token.nonce, session.nonce)) return refuse([refusal('nonce-mismatch')], deviceId, null, evidenceSha256);
     if (session.deviceId !== null && session.deviceId !== deviceId) {
       return refuse([refusal('device-mismatch', `the session is for device ${session.deviceId.slice(0, 16)}..., the evidence for ${deviceId.slice(0, 16)}...`)], deviceId, null, evidenceSha256);
     }
-    const device = this.#registry.findDevice(deviceId);
+    const device = this.#cache.device(deviceId);
     if (!device) return refuse([refusal('device-unclaimed')], deviceId, null, evidenceSha256);
 
     const reasons: RefusalReason[] = [];
-    const tenant = this.#registry.tenant(device.tenantId);
+    const tenant = this.#cache.tenant(device.tenantId);
     if (claims.tenant !== tenant.id) reasons.push(refusal('tenant-mismatch', `the evidence names tenant '${claims.tenant.slice(0, 64)}'; the device is claimed to ${tenant.id}`));
     if (device.revokedAt) reasons.push(refusal('device-revoked', `revoked ${device.revokedAt.toISOString()}${device.revokeReason ? `: ${device.revokeReason}` : ''}`));
-    const authority = this.#pki.activeTenantAuthority(tenant.id);
+    const authority = this.#cache.activeAuthority(tenant.id);
     if (!authority || authority.notAfter.getTime() <= now) {
       const latest = this.#pki.tenantAuthorities(tenant.id)[0];
       reasons.push(latest?.status === 'Revoked' ? refusal('tenant-ca-revoked') : refusal('tenant-ca-inactive', authority ? 'the active tenant CA has expired' : undefined));
     }
-    if (device.lastBootCount !== null && claims.bootcount < device.lastBootCount) {
-      reasons.push(refusal('bootcount-regressed', `bootcount ${claims.bootcount} is below ${device.lastBootCount}, seen at the last attestation`));
+    const lastBootCount = this.#pending.bootCount(deviceId) ?? device.lastBootCount;
+    if (lastBootCount !== null && claims.bootcount < lastBootCount) {
+      reasons.push(refusal('bootcount-regressed', `bootcount ${claims.bootcount} is below ${lastBootCount}, seen at the last attestation`));
     }
     if (!claims.oemboot) reasons.push(refusal('secure-boot-failed'));
     if (!tenant.referenceValues) reasons.push(refusal('reference-values-missing', `tenant ${tenant.name} has no reference values; set them with \`sphere-rig daa reference set\``));
@@ -137,7 +167,7 @@ export class AttestationVerifier {
     if (claims.dbgstat === DBGSTAT_ENABLED && tenant.developmentMode === 'forbid') reasons.push(refusal('development-mode-forbidden'));
     const key = checkBoundKey(claims.cnf.jwk, deviceId);
     if (!key.ok) reasons.push(key.reason);
-    else if (this.#statements.keyUsed.get(key.sha256)) reasons.push(refusal('certificate-key-reused'));
+    else if (this.#pending.keyPending(key.sha256) || this.#statements.keyUsed.get(key.sha256)) reasons.push(refusal('certificate-key-reused'));
     if (reasons.length || !authority || !key.ok) return refuse(reasons, deviceId, tenant.id, evidenceSha256);
 
     const loaded = this.#pki.load(authority.id);
@@ -150,12 +180,7 @@ export class AttestationVerifier {
       notBefore: new Date(notBefore),
       notAfter: new Date(notAfter),
     });
-    this.#db.transaction(() => {
-      this.#statements.insertCertificate.run(certificate.serialNumber, deviceId, tenant.id, authority.id, key.sha256, evidenceSha256, notBefore, notAfter, now, certificate.der);
-      this.#statements.deviceAttested.run(claims.bootcount, now, deviceId);
-      this.#audit.record({ at: now, sessionId: session.id, deviceId, tenant: tenant.id, verdict: 'affirming', reasons: [], certificateSerial: certificate.serialNumber, evidenceSha256 });
-    })();
-    return {
+    const result: AffirmingResult = {
       verdict: 'affirming',
       sessionId: session.id,
       deviceId,
@@ -167,6 +192,46 @@ export class AttestationVerifier {
       notAfter: new Date(notAfter).toISOString(),
       evidenceSha256,
     };
+    const record: AffirmationRecord = {
+      now,
+      sessionId: session.id,
+      deviceId,
+      tenantId: tenant.id,
+      authorityId: authority.id,
+      bootCount: claims.bootcount,
+      keySha256: key.sha256,
+      evidenceSha256,
+      certificate: { serialNumber: certificate.serialNumber, der: certificate.der, notBefore, notAfter },
+    };
+    this.#pending.add(key.sha256, deviceId, claims.bootcount);
+    const settle = () => this.#pending.settle(key.sha256, deviceId);
+    return this.#commits
+      .enqueue((): AttestationResult => {
+        try {
+          this.#recordAffirmation(record);
+          return result;
+        } catch (error) {
+          const late = lateRefusal(error);
+          if (!late) throw error;
+          // What changed since the appraisal (another process's revocation, boot count or certificate) refuses it after all.
+          this.#cache.invalidate();
+          const reasons = [late === 'device-row' ? this.#deviceRowRefusal(deviceId) : refusal('certificate-key-reused', 'the key was certified elsewhere while this attestation was being recorded')];
+          this.#audit.record({ at: now, sessionId: session.id, deviceId, tenant: tenant.id, verdict: 'refused', reasons, evidenceSha256 });
+          return { verdict: 'refused', sessionId: session.id, deviceId, reasons };
+        }
+      })
+      .then(
+        (answer) => {
+          settle();
+          return answer;
+        },
+        (error: unknown) => {
+          // The batch did not commit: the cached boot count may be ahead of the database.
+          settle();
+          this.#cache.invalidate();
+          throw error;
+        },
+      );
   }
 
   /** Whether a session exists and was used (undefined: unknown); for tests and diagnostics. */
@@ -190,16 +255,55 @@ export class AttestationVerifier {
     return pem;
   }
 
-  #refuse(now: number, sessionId: string | null, deviceId: string | null, tenant: string | null, reasons: RefusalReason[], evidenceSha256?: string): AttestationResult {
-    this.#audit.record({ at: now, sessionId, deviceId, tenant, verdict: 'refused', reasons, ...(evidenceSha256 ? { evidenceSha256 } : {}) });
-    return { verdict: 'refused', sessionId, deviceId, reasons };
+  /** Why the device row refused an attestation at commit: what changed since its appraisal. */
+  #deviceRowRefusal(deviceId: string): RefusalReason {
+    const device = this.#registry.findDevice(deviceId);
+    if (!device || device.revokedAt) return refusal('device-revoked', 'the device was revoked while its attestation was being recorded');
+    return refusal('bootcount-regressed', `a boot count of ${device.lastBootCount ?? 0} was recorded while this attestation was being recorded`);
   }
+
+  #refuse(now: number, sessionId: string | null, deviceId: string | null, tenant: string | null, reasons: RefusalReason[], evidenceSha256?: string): Promise<AttestationResult> {
+    const result: AttestationResult = { verdict: 'refused', sessionId, deviceId, reasons };
+    return this.#commits.enqueue(() => {
+      this.#audit.record({ at: now, sessionId, deviceId, tenant, verdict: 'refused', reasons, ...(evidenceSha256 ? { evidenceSha256 } : {}) });
+      return result;
+    });
+  }
+}
+
+/** What an affirming attestation writes once its batch commits. */
+interface AffirmationRecord {
+  now: number;
+  sessionId: string;
+  deviceId: string;
+  tenantId: string;
+  authorityId: number;
+  bootCount: number;
+  keySha256: string;
+  evidenceSha256: string;
+  certificate: { serialNumber: string; der: Buffer; notBefore: number; notAfter: number };
+}
+
+/** The device row no longer takes the attestation (its savepoint is undone). */
+class LateRefusal extends Error {
+  constructor(readonly what: 'device-row') {
+    super('the device row refused the attestation');
+  }
+}
+
+/** Which late refusal an error of #recordAffirmation is; undefined for any other failure. */
+function lateRefusal(error: unknown): 'device-row' | 'key-taken' | undefined {
+  if (error instanceof LateRefusal) return error.what;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof message === 'string' && message.includes('key_sha256') ? 'key-taken' : undefined;
 }
 
 function evidenceOf(body: unknown): string | { problem: string } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { problem: 'the body must be a JSON object {"evidence": "<JWT>"}' };
-  const { evidence, ...rest } = body as Record<string, unknown>;
-  if (Object.keys(rest).length) return { problem: `unknown field(s) ${Object.keys(rest).slice(0, 5).join(', ')}` };
+  const fields = body as Record<string, unknown>;
+  const unknown = Object.keys(fields).filter((key) => key !== 'evidence');
+  if (unknown.length) return { problem: `unknown field(s) ${unknown.slice(0, 5).join(', ')}` };
+  const evidence = fields.evidence;
   if (typeof evidence !== 'string') return { problem: "'evidence' must be a string (the compact JWT)" };
   if (evidence.length > MAX_EVIDENCE_CHARS) return { problem: `'evidence' is longer than ${MAX_EVIDENCE_CHARS} characters` };
   return evidence;

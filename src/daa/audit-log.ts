@@ -1,3 +1,4 @@
+import { devicePrefix } from './daa-schema.js';
 import type { RefusalReason } from './refusal-reasons.js';
 import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
 
@@ -72,7 +73,11 @@ export class AuditLog {
   query(filter: AuditFilter = {}): AuditEntry[] {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (filter.deviceId) (where.push('device_id = ?'), params.push(filter.deviceId.toLowerCase()));
+    if (filter.deviceId) {
+      const deviceId = filter.deviceId.toLowerCase();
+      where.push('substr(device_id, 1, 16) = ? AND device_id = ?');
+      params.push(devicePrefix(deviceId), deviceId);
+    }
     if (filter.tenant) (where.push('tenant_id = ?'), params.push(filter.tenant));
     if (filter.verdict) (where.push('verdict = ?'), params.push(filter.verdict));
     const limit = Math.min(Math.max(1, filter.limit ?? 100), 10_000);

@@ -75,7 +75,22 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX audit_device ON audit(device_id);
   `,
+  // 2: the device indexes of the audit log and the certificates on a 16-hex prefix of the device ID
+  // (64 bits of a curve coordinate) instead of all 128 characters: every attestation adds to both,
+  // one leaf page per device, and entries an eighth the size dirty and split far fewer pages.
+  // Lookups filter on the prefix, then on the whole ID (see devicePrefix).
+  `
+  DROP INDEX audit_device;
+  DROP INDEX certificates_device;
+  CREATE INDEX audit_device_prefix ON audit(substr(device_id, 1, 16));
+  CREATE INDEX certificates_device_prefix ON certificates(substr(device_id, 1, 16));
+  `,
 ];
+
+/** The indexed prefix of a device ID: queries by device say `substr(device_id, 1, 16) = ? AND device_id = ?`. */
+export function devicePrefix(deviceId: string): string {
+  return deviceId.slice(0, 16);
+}
 
 export const DAA_SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -1,13 +1,16 @@
 import { encodePkcs7ChainPem } from '../pki/pkcs7-chain.js';
+import { AppraisalCache } from './appraisal-cache.js';
 import { AuditLog, type AuditEntry, type AuditFilter } from './audit-log.js';
 import { AttestationVerifier, type EvidenceBody } from './attestation-verifier.js';
-import { openDaaDatabase } from './daa-schema.js';
+import { devicePrefix, openDaaDatabase } from './daa-schema.js';
+import { GroupCommit } from './group-commit.js';
 import { LocalPki, type AuthorityRecord, type AuthorityStatus } from './local-pki.js';
 import type { AttestationResult, SessionGrant } from './protocol.js';
 import type { ReferenceValues } from './reference-values.js';
 import { checkPresentedChain, type RelyingPartyRequest, type RelyingPartyVerdict } from './relying-party.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 import { TenantRegistry, normaliseDeviceId, type DevelopmentModePolicy, type DeviceRecord, type TenantRecord } from './tenant-registry.js';
+import { trackWrites } from './tracked-database.js';
 
 /**
  * The local DAA service: tenants and their CAs, device claims and revocation,
@@ -26,6 +29,13 @@ export interface DaaServiceOptions {
   sessionTtlMs?: number;
   tenantCaLifetimeDays?: number;
   tenantCaOverlapDays?: number;
+  /**
+   * Group commit of attestation outcomes (group-commit.ts): how long the first
+   * of a batch waits for others, ms (default 2; 0: until setImmediate), and the
+   * most per batch (default 256). Results are answered after their commit.
+   */
+  commitDelayMs?: number;
+  commitMaxItems?: number;
 }
 
 export interface TenantInfo {
@@ -64,10 +74,13 @@ export interface TenantCaEntry {
 
 export const DEFAULT_CERTIFICATE_LIFETIME_MS = 24 * 3600 * 1000;
 export const DEFAULT_SESSION_TTL_MS = 60_000;
+export const DEFAULT_COMMIT_DELAY_MS = 2;
+export const DEFAULT_COMMIT_MAX_ITEMS = 256;
 
 export class DaaService {
   readonly #db: SqliteDatabase;
   readonly #now: () => number;
+  readonly #commits: GroupCommit;
   readonly pki: LocalPki;
   readonly registry: TenantRegistry;
   readonly auditLog: AuditLog;
@@ -76,14 +89,22 @@ export class DaaService {
   private constructor(db: SqliteDatabase, options: DaaServiceOptions) {
     this.#db = db;
     this.#now = options.now ?? Date.now;
-    this.pki = new LocalPki(db, {
+    // The registry and the PKI write through a tracked handle, so that the appraisal cache knows.
+    let cache: AppraisalCache | undefined;
+    const tracked = trackWrites(db, () => cache?.invalidate());
+    this.pki = new LocalPki(tracked, {
       now: this.#now,
       tenantCaLifetimeDays: options.tenantCaLifetimeDays ?? 730,
       tenantCaOverlapDays: options.tenantCaOverlapDays ?? 90,
     });
-    this.registry = new TenantRegistry(db, this.#now);
+    this.registry = new TenantRegistry(tracked, this.#now);
+    cache = new AppraisalCache(db, this.registry, this.pki);
     this.auditLog = new AuditLog(db);
-    this.verifier = new AttestationVerifier(db, this.pki, this.registry, this.auditLog, {
+    this.#commits = new GroupCommit(db, {
+      maxDelayMs: options.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS,
+      maxItems: options.commitMaxItems ?? DEFAULT_COMMIT_MAX_ITEMS,
+    });
+    this.verifier = new AttestationVerifier(db, this.#commits, cache, this.pki, this.registry, this.auditLog, {
       now: this.#now,
       sessionTtlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
       certificateLifetimeMs: options.certificateLifetimeMs ?? DEFAULT_CERTIFICATE_LIFETIME_MS,
@@ -103,8 +124,16 @@ export class DaaService {
     return service;
   }
 
+  /** Commits the attestations still batched (their answers follow), then closes the database. */
   close(): void {
-    if (this.#db.open) this.#db.close();
+    if (!this.#db.open) return;
+    this.#commits.close();
+    this.#db.close();
+  }
+
+  /** Group commits done so far (the bench reports attestations per commit). */
+  get commitBatches(): number {
+    return this.#commits.batches;
   }
 
   // ---- tenants -----------------------------------------------------------------------
@@ -200,7 +229,8 @@ export class DaaService {
     return this.verifier.createSession(request);
   }
 
-  submitEvidence(sessionId: string, body: EvidenceBody): AttestationResult {
+  /** Resolves once the outcome is committed (see AttestationVerifier). */
+  submitEvidence(sessionId: string, body: EvidenceBody): Promise<AttestationResult> {
     return this.verifier.submitEvidence(sessionId, body);
   }
 
@@ -241,7 +271,9 @@ export class DaaService {
   }
 
   private deviceInfo(device: DeviceRecord): DeviceInfo {
-    const certificates = (this.#db.prepare('SELECT COUNT(*) AS n FROM certificates WHERE device_id = ?').get(device.deviceId) as { n: number }).n;
+    const certificates = (
+      this.#db.prepare('SELECT COUNT(*) AS n FROM certificates WHERE substr(device_id, 1, 16) = ? AND device_id = ?').get(devicePrefix(device.deviceId), device.deviceId) as { n: number }
+    ).n;
     return {
       deviceId: device.deviceId,
       tenant: device.tenantId,

@@ -1,7 +1,5 @@
 import { createHash, sign, type KeyObject } from 'node:crypto';
-import { randomSerialNumber } from '../pki/certificate-authority.js';
 import { EXTENDED_KEY_USAGE_OIDS } from '../pki/key-usage.js';
-import { toCertificatePem } from '../pki/certificate.js';
 import {
   bitString,
   booleanTrue,
@@ -16,6 +14,8 @@ import {
   unsignedInteger,
   utf8String,
 } from './der-writer.js';
+import { nextCertificateSerial } from './certificate-serial.js';
+import { DeviceTbsTemplate } from './device-certificate-template.js';
 import { EVIDENCE_EXTENSION_OID } from './protocol.js';
 
 /**
@@ -70,9 +70,20 @@ const KEY_USAGE_DIGITAL_SIGNATURE = extension(OID.keyUsage, true, bitString(Buff
 const EXTENDED_KEY_USAGE_CLIENT_AUTH = extension(OID.extKeyUsage, false, sequence(objectIdentifier(EXTENDED_KEY_USAGE_OIDS.clientAuth)));
 
 export function issueDeviceCertificate(issuer: DeviceCertificateIssuer, request: DeviceCertificateRequest): IssuedDeviceCertificate {
-  const serialNumber = randomSerialNumber();
+  const serialNumber = nextCertificateSerial();
+  const tbs = templateFor(issuer)?.fill(serialNumber, request) ?? encodeDeviceTbs(issuer, request, serialNumber);
+  const signature = sign('sha256', tbs, issuer.privateKey);
+  const der = sequence(tbs, SIGNATURE_ALGORITHM, bitString(signature));
+  return { der, pem: certificatePem(der), serialNumber };
+}
+
+/**
+ * The TBSCertificate of the profile, encoded field by field: the reference
+ * encoding, which DeviceTbsTemplate reproduces by patching fixed-length fields.
+ */
+export function encodeDeviceTbs(issuer: DeviceCertificateIssuer, request: DeviceCertificateRequest, serialNumber: string): Buffer {
   const subject = sequence(set(sequence(objectIdentifier(OID.commonName), utf8String(request.deviceId))));
-  const tbs = sequence(
+  return sequence(
     VERSION_3,
     unsignedInteger(Buffer.from(serialNumber, 'hex')),
     SIGNATURE_ALGORITHM,
@@ -92,9 +103,26 @@ export function issueDeviceCertificate(issuer: DeviceCertificateIssuer, request:
       ),
     ),
   );
-  const signature = sign('sha256', tbs, issuer.privateKey);
-  const der = sequence(tbs, SIGNATURE_ALGORITHM, bitString(signature));
-  return { der, pem: toCertificatePem(der), serialNumber };
+}
+
+/** One template per issuer (null: the issuer's encoding defeats it, use encodeDeviceTbs). */
+const templates = new WeakMap<DeviceCertificateIssuer, DeviceTbsTemplate | null>();
+
+function templateFor(issuer: DeviceCertificateIssuer): DeviceTbsTemplate | undefined {
+  let template = templates.get(issuer);
+  if (template === undefined) {
+    template = DeviceTbsTemplate.build(issuer, encodeDeviceTbs);
+    templates.set(issuer, template);
+  }
+  return template ?? undefined;
+}
+
+/** PEM with 64-character lines, as toCertificatePem writes it, without a regular expression per certificate. */
+function certificatePem(der: Buffer): string {
+  const base64 = der.toString('base64');
+  let body = '';
+  for (let at = 0; at < base64.length; at += 64) body += `${base64.slice(at, at + 64)}\n`;
+  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
 }
 
 /** The DER value of the 1.3.6.1.4.1.311.98.1 extension for an evidence digest. */

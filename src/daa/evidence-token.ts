@@ -1,5 +1,5 @@
 import { createHash, verify, type KeyObject } from 'node:crypto';
-import { publicKeyFromPoint } from '../pki/signing-key.js';
+import { deviceIdentityKey } from './device-identity-key.js';
 import { NONCE_BYTES, type EvidenceClaims } from './protocol.js';
 import { refusal, type RefusalReason } from './refusal-reasons.js';
 import { compileSchema, formatProblems } from './schema-check.js';
@@ -11,12 +11,10 @@ import { compileSchema, formatProblems } from './schema-check.js';
  * the device ID names. Verified with node:crypto directly: half the cost of
  * jose's WebCrypto path, and it keeps every failure a distinct reason.
  */
-export type TokenCheck = { ok: true; claims: EvidenceClaims; sha256: Buffer; identityKey: KeyObject } | { ok: false; reason: RefusalReason };
+export type TokenCheck = { ok: true; claims: EvidenceClaims; sha256: Buffer; identityKey: KeyObject; nonce: Buffer } | { ok: false; reason: RefusalReason };
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const DEVICE_ID = /^[0-9a-f]{128}$/;
-const MAX_KEY_CACHE = 10_000;
-const identityKeys = new Map<string, KeyObject>();
 
 const CLAIMS_SCHEMA = {
   type: 'object',
@@ -61,7 +59,7 @@ export function checkEvidenceToken(token: string): TokenCheck {
     return fail('evidence-malformed', 'expected three base64url parts separated by dots (compact JWS)');
   }
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-  const header = decodeJsonObject(headerPart);
+  const header = decodeHeader(headerPart);
   if (!header) return fail('evidence-malformed', 'the protected header is not a JSON object');
   const alg = header.alg;
   if (typeof alg !== 'string') return fail('evidence-malformed', "the protected header has no 'alg'");
@@ -73,10 +71,12 @@ export function checkEvidenceToken(token: string): TokenCheck {
 
   const ueid = payload.ueid;
   if (typeof ueid !== 'string' || !DEVICE_ID.test(ueid)) return fail('device-id-malformed', 'ueid must be the device ID: 128 lower-case hex characters');
-  const identityKey = identityKeyOf(ueid);
+  const identityKey = deviceIdentityKey(ueid);
   if (!identityKey) return fail('device-id-malformed', 'ueid is not a point on the P-256 curve');
   const signature = Buffer.from(signaturePart, 'base64url');
-  const signingInput = Buffer.from(`${headerPart}.${payloadPart}`, 'ascii');
+  // Every part passed the base64url check: the token is ASCII, one buffer serves the signature and the digest.
+  const bytes = Buffer.from(token, 'latin1');
+  const signingInput = bytes.subarray(0, headerPart.length + 1 + payloadPart.length);
   if (signature.length !== 64 || !verify('sha256', signingInput, { key: identityKey, dsaEncoding: 'ieee-p1363' }, signature)) {
     return fail('signature-invalid', `the ES256 signature does not verify with the key of device ${ueid.slice(0, 16)}...`);
   }
@@ -89,7 +89,7 @@ export function checkEvidenceToken(token: string): TokenCheck {
 
   const claims = checkClaims(payload);
   if (!claims.ok) return fail('claims-malformed', formatProblems(claims.problems));
-  return { ok: true, claims: claims.value, identityKey, sha256: createHash('sha256').update(token, 'ascii').digest() };
+  return { ok: true, claims: claims.value, identityKey, nonce: nonceBytes, sha256: createHash('sha256').update(bytes).digest() };
 }
 
 function checkAlgorithm(alg: string): RefusalReason | undefined {
@@ -100,19 +100,12 @@ function checkAlgorithm(alg: string): RefusalReason | undefined {
   return refusal('alg-unsupported', `alg ${alg.slice(0, 32)} is not ES256`);
 }
 
-/** The device's public key from its ID, cached: the same devices attest again and again. */
-function identityKeyOf(deviceId: string): KeyObject | undefined {
-  const cached = identityKeys.get(deviceId);
-  if (cached) return cached;
-  let key: KeyObject;
-  try {
-    key = publicKeyFromPoint(deviceId);
-  } catch {
-    return undefined;
-  }
-  if (identityKeys.size >= MAX_KEY_CACHE) identityKeys.delete(identityKeys.keys().next().value!);
-  identityKeys.set(deviceId, key);
-  return key;
+/** Devices send the same protected header every time: the last one decoded is kept (it is only read). */
+let lastHeader: { part: string; value: Record<string, unknown> | undefined } | undefined;
+
+function decodeHeader(part: string): Record<string, unknown> | undefined {
+  if (lastHeader?.part !== part) lastHeader = { part, value: decodeJsonObject(part) };
+  return lastHeader.value;
 }
 
 function decodeJsonObject(part: string): Record<string, unknown> | undefined {

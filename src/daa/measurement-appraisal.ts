@@ -1,5 +1,5 @@
 import type { Measurement } from './protocol.js';
-import type { ReferenceValues } from './reference-values.js';
+import type { ComponentReference, ReferenceValues } from './reference-values.js';
 import { refusal, type RefusalReason } from './refusal-reasons.js';
 
 /**
@@ -9,13 +9,13 @@ import { refusal, type RefusalReason } from './refusal-reasons.js';
  */
 export function appraiseMeasurements(measurements: readonly Measurement[], reference: ReferenceValues): RefusalReason[] {
   const reasons: RefusalReason[] = [];
-  const byComponent = new Map(reference.components.map((c) => [c.componentId, c]));
+  const byComponent = componentsOf(reference);
   const seen = new Set<string>();
   for (const measured of measurements) {
     const componentId = measured.componentId.toLowerCase();
     const imageId = measured.imageId.toLowerCase();
     const sha256 = measured.sha256.toLowerCase();
-    const what = `image ${imageId} of component ${componentId}`;
+    const what = () => `image ${imageId} of component ${componentId}`;
     seen.add(componentId);
     const component = byComponent.get(componentId);
     if (!component) {
@@ -23,16 +23,16 @@ export function appraiseMeasurements(measurements: readonly Measurement[], refer
       continue;
     }
     if (component.untrustedImageHashes?.includes(sha256) || component.untrustedImageIds?.includes(imageId)) {
-      reasons.push(refusal('image-untrusted', `${what} (sha256 ${sha256}) is marked untrusted`));
+      reasons.push(refusal('image-untrusted', `${what()} (sha256 ${sha256}) is marked untrusted`));
       continue;
     }
     const listsImages = (component.trustedImageHashes?.length ?? 0) + (component.trustedImageIds?.length ?? 0) > 0;
     if (listsImages && !component.trustedImageHashes?.includes(sha256) && !component.trustedImageIds?.includes(imageId)) {
-      reasons.push(refusal('image-unknown', `${what} (sha256 ${sha256}) is not a trusted image`));
+      reasons.push(refusal('image-unknown', `${what()} (sha256 ${sha256}) is not a trusted image`));
     }
     const floor = component.minimumSecurityVersion ?? 0;
     if (measured.securityVersion < floor) {
-      reasons.push(refusal('security-version-below-floor', `${what} has security version ${measured.securityVersion}; the floor is ${floor}`));
+      reasons.push(refusal('security-version-below-floor', `${what()} has security version ${measured.securityVersion}; the floor is ${floor}`));
     }
   }
   for (const component of reference.components) {
@@ -41,4 +41,16 @@ export function appraiseMeasurements(measurements: readonly Measurement[], refer
     }
   }
   return reasons;
+}
+
+/** The components of a reference-values document by ID; made once per document (the registry parses each once). */
+const componentMaps = new WeakMap<ReferenceValues, Map<string, ComponentReference>>();
+
+function componentsOf(reference: ReferenceValues): Map<string, ComponentReference> {
+  let map = componentMaps.get(reference);
+  if (!map) {
+    map = new Map(reference.components.map((c) => [c.componentId, c]));
+    componentMaps.set(reference, map);
+  }
+  return map;
 }

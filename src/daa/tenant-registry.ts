@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { publicKeyFromPoint } from '../pki/signing-key.js';
 import { DaaError, notFound } from './daa-error.js';
+import { devicePrefix } from './daa-schema.js';
+import { deviceIdentityKey } from './device-identity-key.js';
 import { validateReferenceValues, type ReferenceValues } from './reference-values.js';
 import { statementCache, type SqliteDatabase, type SqliteStatement } from './sqlite-database.js';
 
@@ -124,7 +125,7 @@ export class TenantRegistry {
     const now = this.#now();
     this.#db.transaction(() => {
       this.#sql('UPDATE devices SET revoked_at = ?, revoke_reason = ? WHERE id = ?').run(now, reason ?? null, device.deviceId);
-      this.#sql('UPDATE certificates SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL').run(now, device.deviceId);
+      this.#sql('UPDATE certificates SET revoked_at = ? WHERE substr(device_id, 1, 16) = ? AND device_id = ? AND revoked_at IS NULL').run(now, devicePrefix(device.deviceId), device.deviceId);
     })();
     return this.device(device.deviceId);
   }
@@ -170,11 +171,7 @@ export class TenantRegistry {
 export function normaliseDeviceId(deviceId: string): string {
   const id = deviceId.trim().toLowerCase();
   if (!/^[0-9a-f]{128}$/.test(id)) throw new DaaError('device-id-invalid', 400, `device ID must be 128 hex characters, got ${JSON.stringify(deviceId.slice(0, 140))}`);
-  try {
-    publicKeyFromPoint(id);
-  } catch {
-    throw new DaaError('device-id-invalid', 400, `device ID ${id.slice(0, 16)}... is not a P-256 public key (X || Y)`);
-  }
+  if (!deviceIdentityKey(id)) throw new DaaError('device-id-invalid', 400, `device ID ${id.slice(0, 16)}... is not a P-256 public key (X || Y)`);
   return id;
 }
 

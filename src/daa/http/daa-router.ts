@@ -89,7 +89,7 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
   }));
   router.post('/sessions/:id/evidence', route(async (req, res) => {
     const read = await readJsonBody(req, { limitBytes: evidenceLimit, timeoutMs: bodyTimeoutMs });
-    const result = service.submitEvidence(req.params.id ?? '', read);
+    const result = await service.submitEvidence(req.params.id ?? '', read);
     res.status(result.verdict === 'affirming' ? 200 : refusalStatus(result.reasons)).json(result);
   }));
 

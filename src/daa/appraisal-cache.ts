@@ -1,0 +1,95 @@
+import type { AuthorityRecord, LocalPki } from './local-pki.js';
+import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
+import type { DeviceRecord, TenantRecord, TenantRegistry } from './tenant-registry.js';
+
+/**
+ * What appraisal reads of the database (the device, its tenant, the tenant's
+ * active CA), kept in memory between requests. In WAL mode each of those reads
+ * is its own read transaction, lock and unlock; together they cost about as
+ * much as the signature check. What it answers is never older than this:
+ * - `refresh()`, called at the start of every request, empties it when another
+ *   connection has committed since (`PRAGMA data_version`: the CLI working
+ *   on the state folder directly, another service). That check is itself a
+ *   read transaction, so it is made once per event-loop turn: a change
+ *   committed elsewhere applies from the next turn, a few milliseconds at most,
+ *   as if it had been committed that much later. Revocation does not even wait
+ *   for that: the commit of an attestation re-checks the device row in the same
+ *   write transaction (AttestationVerifier);
+ * - `invalidate()` empties it at the next refresh; the registry and the PKI
+ *   call it on every write they make in this process (trackWrites);
+ * - the verifier's own writes to a device (boot count, last attestation) are
+ *   applied to the cached record by `attested()` as they are written, and the
+ *   verifier invalidates the cache if a commit fails.
+ */
+export class AppraisalCache {
+  readonly #registry: TenantRegistry;
+  readonly #pki: LocalPki;
+  readonly #dataVersion: SqliteStatement;
+  readonly #devices = new Map<string, DeviceRecord | null>();
+  readonly #tenants = new Map<string, TenantRecord>();
+  readonly #authorities = new Map<string, AuthorityRecord | null>();
+  #seenDataVersion: number | undefined;
+  #stale = true;
+  #checkedThisTurn = false;
+
+  constructor(db: SqliteDatabase, registry: TenantRegistry, pki: LocalPki) {
+    this.#registry = registry;
+    this.#pki = pki;
+    this.#dataVersion = db.prepare('PRAGMA data_version');
+  }
+
+  /** Empties the cache if this process or another has changed the database since it was filled. */
+  refresh(): void {
+    if (!this.#checkedThisTurn) {
+      this.#checkedThisTurn = true;
+      setImmediate(() => (this.#checkedThisTurn = false));
+      const version = (this.#dataVersion.get() as { data_version: number }).data_version;
+      if (version !== this.#seenDataVersion) this.#stale = true;
+      this.#seenDataVersion = version;
+    }
+    if (!this.#stale) return;
+    this.#devices.clear();
+    this.#tenants.clear();
+    this.#authorities.clear();
+    this.#stale = false;
+  }
+
+  invalidate(): void {
+    this.#stale = true;
+  }
+
+  device(deviceId: string): DeviceRecord | undefined {
+    let device = this.#devices.get(deviceId);
+    if (device === undefined) {
+      device = this.#registry.findDevice(deviceId) ?? null;
+      this.#devices.set(deviceId, device);
+    }
+    return device ?? undefined;
+  }
+
+  tenant(tenantId: string): TenantRecord {
+    let tenant = this.#tenants.get(tenantId);
+    if (!tenant) {
+      tenant = this.#registry.tenant(tenantId);
+      this.#tenants.set(tenantId, tenant);
+    }
+    return tenant;
+  }
+
+  activeAuthority(tenantId: string): AuthorityRecord | undefined {
+    let authority = this.#authorities.get(tenantId);
+    if (authority === undefined) {
+      authority = this.#pki.activeTenantAuthority(tenantId) ?? null;
+      this.#authorities.set(tenantId, authority);
+    }
+    return authority ?? undefined;
+  }
+
+  /** The verifier recorded an attestation of the device (in the transaction that commits it). */
+  attested(deviceId: string, bootCount: number, at: number): void {
+    const device = this.#devices.get(deviceId);
+    if (!device) return;
+    device.lastBootCount = bootCount;
+    device.lastAttestedAt = new Date(at);
+  }
+}

@@ -1,0 +1,93 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nextCertificateSerial } from '../../src/daa/certificate-serial.js';
+import { DeviceTbsTemplate } from '../../src/daa/device-certificate-template.js';
+import { encodeDeviceTbs, issueDeviceCertificate, type DeviceCertificateRequest } from '../../src/daa/device-certificate.js';
+import { DAA_SCHEMA_VERSION, openDaaDatabase } from '../../src/daa/daa-schema.js';
+import { createCa } from '../../src/pki/certificate-authority.js';
+import { Certificate, parseCertificates, toCertificatePem } from '../../src/pki/certificate.js';
+import { exportPublicKeyDer, generateSigningKeyPair } from '../../src/pki/signing-key.js';
+
+/**
+ * The issuing fast paths: the per-issuer TBS template must encode exactly what
+ * the field-by-field encoder does; serials are increasing, unique, 16 bytes,
+ * positive; schema step 2 indexes devices by prefix.
+ */
+describe('local DAA service: device certificate encoding, serials and schema', function () {
+  this.timeout(30_000);
+
+  const request = (at: number): DeviceCertificateRequest => ({
+    deviceId: randomBytes(64).toString('hex'),
+    spki: exportPublicKeyDer(generateSigningKeyPair().publicKey),
+    evidenceSha256: randomBytes(32),
+    notBefore: new Date(Math.floor(at / 1000) * 1000),
+    notAfter: new Date(Math.floor(at / 1000) * 1000 + 24 * 3600 * 1000),
+  });
+
+  it('fills the TBS template with exactly the bytes of the reference encoding', async () => {
+    const ca = await createCa({ subject: { CN: 'template test CA', O: 'sphere-rig' }, notBefore: new Date(), days: 30, pathLength: 0 });
+    const keyIdentifier = Buffer.from(ca.cert.subjectKeyIdentifier!, 'hex');
+    const issuer = { subjectNameDer: Buffer.from(ca.cert.toX509().subjectName.toArrayBuffer()), keyIdentifier, privateKey: ca.privateKey };
+    const template = DeviceTbsTemplate.build(issuer, encodeDeviceTbs);
+    expect(template, 'a template for an ordinary issuer').to.not.equal(null);
+    for (let i = 0; i < 200; i++) {
+      const req = request(Date.now() + i * 7_919_000);
+      const serial = nextCertificateSerial();
+      expect(template!.fill(serial, req)!.equals(encodeDeviceTbs(issuer, req, serial)), `request ${i}`).to.equal(true);
+    }
+    // Dates from 2050 are GeneralizedTime, of another length: the template declines, the reference encoder takes over.
+    expect(template!.fill(nextCertificateSerial(), request(Date.UTC(2050, 0, 2)))).to.equal(undefined);
+    const late = issueDeviceCertificate(issuer, request(Date.UTC(2050, 0, 2)));
+    const parsed = Certificate.fromDer(late.der);
+    expect(parsed.notBefore.getUTCFullYear()).to.equal(2050);
+    expect(parsed.isIssuedBy(ca.cert)).to.equal(true);
+    // The PEM is the one the PKI module writes.
+    const issued = issueDeviceCertificate(issuer, request(Date.now()));
+    expect(issued.pem).to.equal(toCertificatePem(issued.der));
+    expect(parseCertificates(issued.pem)[0]!.isIssuedBy(ca.cert)).to.equal(true);
+  });
+
+  it('hands out increasing, unique, positive 16-byte serials with 64 random bits', () => {
+    const serials = Array.from({ length: 20_000 }, () => nextCertificateSerial());
+    expect(new Set(serials).size).to.equal(serials.length);
+    for (let i = 1; i < serials.length; i++) expect(serials[i]! > serials[i - 1]!, `${serials[i - 1]} < ${serials[i]}`).to.equal(true);
+    for (const serial of serials.slice(0, 100)) {
+      expect(serial).to.match(/^[0-7][0-9a-f]{31}$/);
+      expect(serial.startsWith('00')).to.equal(false);
+    }
+    // The random halves differ even within one millisecond.
+    expect(new Set(serials.map((s) => s.slice(16))).size).to.equal(serials.length);
+    // A clock that goes back does not break the order.
+    const before = nextCertificateSerial(Date.now() + 60_000);
+    expect(nextCertificateSerial(Date.now()) > before).to.equal(true);
+  });
+
+  it('migrates to the device-prefix indexes, which queries by device use', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sphere-rig-daa-schema-'));
+    try {
+      const db = openDaaDatabase(dir);
+      expect(db.pragma('user_version', { simple: true })).to.equal(DAA_SCHEMA_VERSION);
+      const indexes = (table: string) => (db.prepare(`PRAGMA index_list(${table})`).all() as Array<{ name: string }>).map((i) => i.name);
+      expect(indexes('audit')).to.include('audit_device_prefix').and.not.include('audit_device');
+      expect(indexes('certificates')).to.include('certificates_device_prefix').and.not.include('certificates_device');
+      const plan = db.prepare('EXPLAIN QUERY PLAN SELECT * FROM audit WHERE substr(device_id, 1, 16) = ? AND device_id = ? ORDER BY id DESC LIMIT 10').all('a', 'b') as Array<{ detail: string }>;
+      expect(plan.map((p) => p.detail).join(' ')).to.include('audit_device_prefix').and.not.include('TEMP B-TREE');
+      // A state folder at schema 1 (as shipped before) gets step 2 on open.
+      db.exec(`DROP INDEX audit_device_prefix; DROP INDEX certificates_device_prefix;
+        CREATE INDEX audit_device ON audit(device_id); CREATE INDEX certificates_device ON certificates(device_id);`);
+      db.prepare("INSERT INTO audit (at, device_id, verdict, reasons) VALUES (1, ?, 'refused', '[]')").run('ab'.repeat(64));
+      db.pragma('user_version = 1');
+      db.close();
+      const migrated = openDaaDatabase(dir);
+      expect(migrated.pragma('user_version', { simple: true })).to.equal(DAA_SCHEMA_VERSION);
+      expect((migrated.prepare('PRAGMA index_list(audit)').all() as Array<{ name: string }>).map((i) => i.name)).to.include('audit_device_prefix');
+      expect(migrated.prepare('SELECT COUNT(*) AS n FROM audit WHERE substr(device_id, 1, 16) = ? AND device_id = ?').get('ab'.repeat(8), 'ab'.repeat(64))).to.deep.equal({ n: 1 });
+      migrated.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
