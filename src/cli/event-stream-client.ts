@@ -1,5 +1,4 @@
 import WebSocket from 'ws';
-import { RigError } from '../util/failure.js';
 import type { DaemonConnection } from './daemon-connection.js';
 
 /**
@@ -26,7 +25,7 @@ export class EventStreamClient {
     private readonly connection: DaemonConnection,
     private readonly patterns: string[],
     private readonly onEvent: (event: StreamEvent) => void,
-    private readonly onStatus: (status: 'live' | 'reconnecting' | 'missed', detail?: unknown) => void = () => undefined,
+    private readonly onStatus: (status: 'live' | 'reconnecting' | 'missed' | 'error', detail?: unknown) => void = () => undefined,
   ) {}
 
   /** Connects; resolves once replay is done and events arrive live. */
@@ -75,7 +74,8 @@ export class EventStreamClient {
       } else if (message.type === 'missed') {
         this.onStatus('missed', message.through);
       } else if (message.type === 'error') {
-        throw new RigError('infra-error', String(message.code), String(message.message));
+        // The daemon refused what we sent; say so instead of throwing inside the socket's handler.
+        this.onStatus('error', `${String(message.code)}: ${String(message.message)}`);
       }
     });
     socket.on('close', () => {

@@ -5,7 +5,6 @@ import type { Board } from '../device/board.js';
 import type { ScenarioCatalog } from '../scenario/scenario-catalog.js';
 import type { ApiTokenStore } from './api-token-store.js';
 import type { StepLibrary } from '../scenario/step-library.js';
-import { RigError } from '../util/failure.js';
 import { jsonBody, validated, validateRequest } from './api-validation.js';
 import { principalOf, requireRole, roleForMethod, type TokenVerifier } from './auth.js';
 import { conflict, notFound } from './http-errors.js';
@@ -265,4 +264,3 @@ async function describeBoard(board: Board, context: ApiContext): Promise<Record<
   };
 }
 
-export class ApiError extends RigError {}

@@ -149,3 +149,9 @@ export function describeOsImage(bytes: Buffer): OsImage {
   if (!identity) throw new FormatError('identity-missing', 'OS image has no ID section');
   return { imageType: identity.imageType, componentId: identity.componentId, imageId: identity.imageId, bytes };
 }
+
+/** The OS version an image set carries in its BootManifest, or undefined without one. */
+export function osVersionOfSet(images: readonly Buffer[]): string | undefined {
+  const manifest = images.find((bytes) => readImageFacts(parseImagePackage(bytes)).identity?.imageType === ImageType.BootManifest);
+  return manifest ? parseBootManifestBody(parseImagePackage(manifest).body).osVersion : undefined;
+}

@@ -195,7 +195,7 @@ export function registerRigCommands(program: Command): void {
         connection,
         flags.topics.split(','),
         (event) => process.stdout.write(flags.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`),
-        (status) => process.stderr.write(`[${status}]\n`),
+        (status, detail) => process.stderr.write(`[${status}]${detail === undefined ? '' : ` ${String(detail)}`}\n`),
       );
       await stream.start(flags.since === undefined ? null : Number(flags.since));
       await new Promise<void>((done) => {

@@ -1,6 +1,7 @@
 import { RigError } from '../../util/failure.js';
 import { BOARD_STATES, type BoardState } from '../../device/board.js';
 import { defineStep, type StepContext } from '../step-type.js';
+import { imageIdOf } from './artefact-steps.js';
 
 /** Checks on what the board shows: console lines, state, OS version, apps. */
 type Since = 'previous-step' | 'this-step' | 'run';
@@ -103,7 +104,6 @@ export const expectAppStateStep = defineStep<{ componentId: string; state: strin
     const app = info.apps.find((a) => a.componentId.toLowerCase() === componentId.toLowerCase());
     context.measure(`app ${componentId} state`, app?.state ?? 'notPresent', { equals: state });
     if (imageOf) {
-      const { imageIdOf } = await import('./artefact-steps.js');
       const expected = imageIdOf(context.run.artefact(imageOf).images[0]!);
       context.measure(`app ${componentId} image`, app?.imageId ?? 'none', { equals: expected });
     }

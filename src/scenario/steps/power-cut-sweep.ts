@@ -1,4 +1,5 @@
 import type { Board, BoardInfo } from '../../device/board.js';
+import { osVersionOfSet } from '../../emulator/os-image-set.js';
 import { RigError } from '../../util/failure.js';
 import { defineStep, type StepContext } from '../step-type.js';
 
@@ -65,15 +66,8 @@ export const powerCutSweepStep = defineStep<{ from: string; to: string; sample?:
   run: async (p, context) => {
     const { board } = context;
     const sets = { [p.from]: context.run.artefact(p.from).images, [p.to]: context.run.artefact(p.to).images };
-    const versionOf = async (name: string) => {
-      const { parseImagePackage } = await import('../../image/image-package.js');
-      const { parseBootManifestBody } = await import('../../emulator/os-image-set.js');
-      const { ImageType } = await import('../../image/image-types.js');
-      const { readImageFacts } = await import('../../image/image-package.js');
-      const manifest = sets[name]!.find((i) => readImageFacts(parseImagePackage(i)).identity?.imageType === ImageType.BootManifest);
-      return manifest ? parseBootManifestBody(parseImagePackage(manifest).body).osVersion : 'unknown';
-    };
-    const versions = { [await versionOf(p.from)]: p.from, [await versionOf(p.to)]: p.to };
+    const versionOf = (name: string) => osVersionOfSet(sets[name]!) ?? 'unknown';
+    const versions = { [versionOf(p.from)]: p.from, [versionOf(p.to)]: p.to };
     if (Object.keys(versions).length !== 2) throw new RigError('infra-error', 'bad-params', 'from and to must carry different OS versions');
     const options = () => ({ signal: context.signal, timeoutMs: context.remainingMs() });
     await board.fault({ kind: 'timings', timings: { healthWindowMs: p.healthWindowMs ?? 20, watchdogMs: 20 } }, options());

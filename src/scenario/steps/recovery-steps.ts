@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { buildCapabilityImage } from '../../image/capability-image.js';
 import { buildRecoveryImageSet, saveRecoveryImageSet } from '../../emulator/recovery-image-set.js';
 import { keystoreBodyFor } from '../../emulator/provisioning.js';
 import { rawSignerFor } from '../../pki/raw-signer.js';
@@ -35,7 +36,6 @@ export const recoverStep = defineStep<{ osVersion: string; securityVersion?: num
     context.run.addArtefact(`recovery-${p.osVersion}`, 'recovery-set', set.files.map((f) => f.bytes), signer.subject);
     let capability: Buffer | undefined;
     if (p.withCapability?.length) {
-      const { buildCapabilityImage } = await import('../../image/capability-image.js');
       const deviceId = context.board.identity.deviceId;
       if (deviceId) capability = buildCapabilityImage({ deviceId, capabilities: p.withCapability }, rawSignerFor(findSigningRole(keys, 'capability')));
     }
