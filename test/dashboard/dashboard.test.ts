@@ -153,19 +153,14 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
       await saveScreenshot(page, 'rig-busy.png');
       await card.getByRole('link', { name: 'slow' }).click();
       await page.waitForURL(new RegExp(`#/runs/${runId}$`));
-      // The confirmation takes the focus, so Enter again confirms. A live update of the run
-      // that lands between the two key presses re-renders the header and drops the pending
-      // confirmation (a known page flaw: the header should keep it across updates): ask again then.
-      for (let attempt = 1; ; attempt++) {
-        await page.locator('.run-head [data-action="cancel"]').focus();
-        await page.keyboard.press('Enter');
-        try {
-          await page.locator('.run-head [data-confirm="cancel"]:focus').waitFor({ timeout: 5_000 });
-          break;
-        } catch (error) {
-          if (attempt >= 3) throw error;
-        }
-      }
+      // The confirmation takes the focus, so Enter again confirms.
+      await page.locator('.run-head [data-action="cancel"]').focus();
+      await page.keyboard.press('Enter');
+      await page.locator('.run-head [data-confirm="cancel"]:focus').waitFor({ timeout: 5_000 });
+      // The header redraws while the run goes on (its elapsed time ticks): the pending confirmation keeps the focus across that.
+      const metaBefore = await page.locator('.run-head .run-meta').evaluate((element) => element.textContent);
+      await page.waitForFunction((before) => document.querySelector('.run-head .run-meta')?.textContent !== before, metaBefore, { timeout: 5_000 });
+      expect(await page.locator('.run-head [data-confirm="cancel"]:focus').count()).to.equal(1);
       await page.keyboard.press('Enter');
       await page.locator('.run-head [data-verdict="cancelled"]').waitFor({ timeout: 20_000 });
       expect((await daemon.request<{ verdict: string }>('GET', `/api/v1/runs/${runId}`)).body.verdict).to.equal('cancelled');

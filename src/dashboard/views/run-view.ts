@@ -22,14 +22,17 @@ import { currentStepIndex, StepTimeline } from './step-timeline.js';
  */
 export class RunView implements View {
   readonly element: HTMLElement;
-  private readonly head = h('header', { class: 'run-head' });
+  /** What the header says, redrawn on every update; the actions beside it are not (see drawActions). */
+  private readonly headInfo = h('div', { class: 'run-head-info' });
+  private readonly actions = h('div', { class: 'run-actions' });
+  // Moving a focused button in the DOM blurs it: the actions stay put while the info around them is redrawn.
+  private readonly head = h('header', { class: 'run-head' }, this.headInfo, this.actions);
   private readonly verdictNote = h('div', { class: 'verdict-note' });
   private readonly timeline = new StepTimeline();
   private readonly measurements = new MeasurementsTable();
   private readonly console: ConsolePanel;
   private readonly provenance = new ProvenanceSection();
   private readonly errorReports = new ErrorReportsSection();
-  private readonly actions = h('div', { class: 'run-actions' });
   private actionsFor = '';
   private excerptShown = '';
   private readonly key = viewKey('run');
@@ -77,7 +80,7 @@ export class RunView implements View {
   private draw(): void {
     const record = this.record();
     if (!record) {
-      replaceChildren(this.head, h('h2', { text: `Run ${shortId(this.runId)}` }), h('p', { class: 'muted', text: 'Loading…' }));
+      replaceChildren(this.headInfo, h('h2', { text: `Run ${shortId(this.runId)}` }), h('p', { class: 'muted', text: 'Loading…' }));
       return;
     }
     this.element.dataset.status = record.status;
@@ -107,7 +110,7 @@ export class RunView implements View {
           )
         : null;
     replaceChildren(
-      this.head,
+      this.headInfo,
       h(
         'div',
         { class: 'run-title' },
@@ -129,7 +132,6 @@ export class RunView implements View {
         h('dd', { text: formatDuration(duration) }),
       ),
       progress,
-      this.actions,
     );
     this.drawActions(record);
   }
