@@ -4,13 +4,13 @@
  * measured here, from asking for a session to holding the result.
  *
  * On a two-core machine this thread shares the CPU with the service it
- * measures (and the two cores slow each other down when both are busy), so it
- * does as little as a device honestly must once the run starts:
+ * measures (its service thread and its storage thread), so it does as little
+ * as a device honestly must once the run starts:
  * - the key each evidence binds is generated before the run, one per
  *   attestation and never reused (a device generates it on its own chip);
  *   signing the evidence, which needs the session's nonce, happens in the run;
  * - requests and answers cross the thread boundary in one message per event
- *   loop turn rather than one each (see daa.ts).
+ *   loop turn or per 16, rather than one each (see daa.ts).
  * Keys come from ECDH key generation (a P-256 scalar and its point), not
  * generateKeyPairSync: Node 20's generateKeyPairSync can deadlock a worker
  * thread (a GC inside it destroys an earlier key-generation job whose
@@ -55,6 +55,7 @@ const takeCertificateKey = () => certificateKeys.pop() ?? (({ x, y }) => ({ kty:
 
 const pending = new Map<number, (answer: DeviceAnswer) => void>();
 let nextId = 1;
+const REQUESTS_PER_MESSAGE = 16;
 let outbox: Array<{ id: number; request: DeviceRequest }> = [];
 const ask = <T extends DeviceAnswer>(request: DeviceRequest): Promise<T> =>
   new Promise((resolve) => {
@@ -62,8 +63,11 @@ const ask = <T extends DeviceAnswer>(request: DeviceRequest): Promise<T> =>
     pending.set(id, resolve as (answer: DeviceAnswer) => void);
     if (outbox.length === 0) setImmediate(sendOutbox);
     outbox.push({ id, request });
+    // Sooner once a few have gathered: the service should not wait for this thread's whole turn.
+    if (outbox.length >= REQUESTS_PER_MESSAGE) sendOutbox();
   });
 function sendOutbox(): void {
+  if (outbox.length === 0) return;
   port.postMessage({ requests: outbox });
   outbox = [];
 }

@@ -7,35 +7,37 @@ import type { DeviceRecord, TenantRecord, TenantRegistry } from './tenant-regist
  * active CA), kept in memory between requests. In WAL mode each of those reads
  * is its own read transaction, lock and unlock; together they cost about as
  * much as the signature check. What it answers is never older than this:
- * - `refresh()`, called at the start of every request, empties it when another
- *   connection has committed since (`PRAGMA data_version`: the CLI working
- *   on the state folder directly, another service). That check is itself a
- *   read transaction, so it is made once per event-loop turn: a change
- *   committed elsewhere applies from the next turn, a few milliseconds at most,
- *   as if it had been committed that much later. Revocation does not even wait
- *   for that: the commit of an attestation re-checks the device row in the same
- *   write transaction (AttestationVerifier);
+ * - `refresh()`, called at the start of every request, empties it when the
+ *   appraisal generation moved (schema step 3: every write to tenants,
+ *   devices, CAs or reference values moves it, in this process or another,
+ *   such as the CLI working on the state folder directly; attestation writes
+ *   do not, so the storage thread's commits keep the cache). That check is
+ *   itself a read transaction, so it is made once per event-loop turn: a
+ *   change committed elsewhere applies from the next turn, a few milliseconds
+ *   at most, as if it had been committed that much later. Revocation does not
+ *   even wait for that: the commit of an attestation re-checks the device row
+ *   in the same write transaction (attestation-records.ts);
  * - `invalidate()` empties it at the next refresh; the registry and the PKI
  *   call it on every write they make in this process (trackWrites);
  * - the verifier's own writes to a device (boot count, last attestation) are
- *   applied to the cached record by `attested()` as they are written, and the
- *   verifier invalidates the cache if a commit fails.
+ *   applied to the cached record by `attested()` once committed, and the
+ *   verifier invalidates the cache when a commit fails or refuses late.
  */
 export class AppraisalCache {
   readonly #registry: TenantRegistry;
   readonly #pki: LocalPki;
-  readonly #dataVersion: SqliteStatement;
+  readonly #generation: SqliteStatement;
   readonly #devices = new Map<string, DeviceRecord | null>();
   readonly #tenants = new Map<string, TenantRecord>();
   readonly #authorities = new Map<string, AuthorityRecord | null>();
-  #seenDataVersion: number | undefined;
+  #seenGeneration: number | undefined;
   #stale = true;
   #checkedThisTurn = false;
 
   constructor(db: SqliteDatabase, registry: TenantRegistry, pki: LocalPki) {
     this.#registry = registry;
     this.#pki = pki;
-    this.#dataVersion = db.prepare('PRAGMA data_version');
+    this.#generation = db.prepare('SELECT value FROM appraisal_generation');
   }
 
   /** Empties the cache if this process or another has changed the database since it was filled. */
@@ -43,9 +45,9 @@ export class AppraisalCache {
     if (!this.#checkedThisTurn) {
       this.#checkedThisTurn = true;
       setImmediate(() => (this.#checkedThisTurn = false));
-      const version = (this.#dataVersion.get() as { data_version: number }).data_version;
-      if (version !== this.#seenDataVersion) this.#stale = true;
-      this.#seenDataVersion = version;
+      const generation = (this.#generation.get() as { value: number }).value;
+      if (generation !== this.#seenGeneration) this.#stale = true;
+      this.#seenGeneration = generation;
     }
     if (!this.#stale) return;
     this.#devices.clear();
@@ -85,7 +87,7 @@ export class AppraisalCache {
     return authority ?? undefined;
   }
 
-  /** The verifier recorded an attestation of the device (in the transaction that commits it). */
+  /** The verifier's attestation of the device has committed. */
   attested(deviceId: string, bootCount: number, at: number): void {
     const device = this.#devices.get(deviceId);
     if (!device) return;

@@ -1,20 +1,20 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { toCertificateBundlePem } from '../pki/certificate.js';
 import type { AppraisalCache } from './appraisal-cache.js';
-import type { AuditLog } from './audit-log.js';
+import type { AttestationWrite, AttestationWriteResult, AffirmationRecord } from './attestation-records.js';
 import { checkBoundKey } from './bound-key.js';
 import { DaaError } from './daa-error.js';
 import { issueDeviceCertificate } from './device-certificate.js';
 import { checkEvidenceToken } from './evidence-token.js';
 import type { GroupCommit } from './group-commit.js';
+import type { AuditRecord } from './audit-log.js';
 import type { LocalPki } from './local-pki.js';
 import { appraiseMeasurements } from './measurement-appraisal.js';
 import { PendingAttestations } from './pending-attestations.js';
 import { pooledRandomBytes } from './random-pool.js';
 import { DBGSTAT_ENABLED, NONCE_BYTES, type AffirmingResult, type AttestationResult, type SessionGrant } from './protocol.js';
 import { refusal, type RefusalReason } from './refusal-reasons.js';
-import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
-import { normaliseDeviceId, type TenantRegistry } from './tenant-registry.js';
+import { normaliseDeviceId } from './tenant-registry.js';
 
 /**
  * The Verifier's challenge/response flow (after Veraison's session API): a
@@ -23,15 +23,18 @@ import { normaliseDeviceId, type TenantRegistry } from './tenant-registry.js';
  *
  * Submitting consumes the session whatever the outcome; a refusal changes
  * nothing else (besides its audit entry). Appraisal and issuing are synchronous;
- * the writes (certificate, device, audit) join a group commit and the result is
+ * the writes (certificate, device, audit) join a group commit, made by the
+ * attestation store (on its own thread for a state folder), and the result is
  * answered once that batch has committed: nothing answered can be lost, and a
  * refusal answered is in the audit log. Until then the attestation is pending:
- * the reused-key and boot-counter checks of the attestations appraised meanwhile
- * see it (PendingAttestations). At commit, in a savepoint of their own, the
- * device row is updated only if the device is still not revoked and no higher
- * boot count was recorded, and the key's UNIQUE constraint holds against
- * certificates committed by other processes; either failing undoes the
- * savepoint and records a refusal instead, in the same commit: nothing issued.
+ * the reused-key and boot-counter checks of the attestations appraised
+ * meanwhile see it (PendingAttestations). At commit the device row is updated
+ * only if the device is still not revoked and no higher boot count was
+ * recorded, and the key's UNIQUE constraint holds against every certificate
+ * committed before; either failing refuses the attestation after all
+ * (attestation-records.ts): nothing issued. A key certified by an earlier
+ * batch is caught there too, rather than by a read on every attestation here:
+ * reuse is rare, and a signature wasted on it costs less than that read.
  *
  * Sessions live in memory, not in the database: they last a minute, and a
  * restart that forgets them only makes devices ask for a new one (a nonce can
@@ -65,45 +68,19 @@ const KEEP_EXPIRED_MS = 3600_000;
 
 export class AttestationVerifier {
   readonly #pki: LocalPki;
-  readonly #registry: TenantRegistry;
-  readonly #audit: AuditLog;
   readonly #options: VerifierOptions;
   readonly #chainPem = new Map<number, string>();
   readonly #sessions = new Map<string, Session>();
-  readonly #statements: Record<'keyUsed' | 'insertCertificate' | 'deviceAttested', SqliteStatement>;
-  readonly #commits: GroupCommit;
-  /** The writes of an affirming attestation, in a savepoint of their own within the batch (see submitEvidence). */
-  readonly #recordAffirmation: (record: AffirmationRecord) => void;
+  readonly #commits: GroupCommit<AttestationWrite, AttestationWriteResult>;
   readonly #cache: AppraisalCache;
   readonly #pending = new PendingAttestations();
   #sessionsCreated = 0;
 
-  constructor(db: SqliteDatabase, commits: GroupCommit, cache: AppraisalCache, pki: LocalPki, registry: TenantRegistry, audit: AuditLog, options: VerifierOptions) {
+  constructor(commits: GroupCommit<AttestationWrite, AttestationWriteResult>, cache: AppraisalCache, pki: LocalPki, options: VerifierOptions) {
     this.#commits = commits;
     this.#cache = cache;
     this.#pki = pki;
-    this.#registry = registry;
-    this.#audit = audit;
     this.#options = options;
-    this.#statements = {
-      keyUsed: db.prepare('SELECT 1 FROM certificates WHERE key_sha256 = ?'),
-      insertCertificate: db.prepare(
-        `INSERT INTO certificates (serial, device_id, tenant_id, authority_id, key_sha256, evidence_sha256, not_before, not_after, issued_at, der)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      // Only if the device still takes it: another process may have revoked it, or recorded a higher boot count, since the appraisal.
-      deviceAttested: db.prepare(
-        'UPDATE devices SET last_boot_count = ?, last_attested_at = ? WHERE id = ? AND revoked_at IS NULL AND (last_boot_count IS NULL OR last_boot_count <= ?)',
-      ),
-    };
-    const statements = this.#statements;
-    this.#recordAffirmation = db.transaction((r: AffirmationRecord) => {
-      if (statements.deviceAttested.run(r.bootCount, r.now, r.deviceId, r.bootCount).changes === 0) throw new LateRefusal('device-row');
-      // A certificate for this key committed by another process since the check fails the key's UNIQUE constraint.
-      statements.insertCertificate.run(r.certificate.serialNumber, r.deviceId, r.tenantId, r.authorityId, r.keySha256, r.evidenceSha256, r.certificate.notBefore, r.certificate.notAfter, r.now, r.certificate.der);
-      audit.record({ at: r.now, sessionId: r.sessionId, deviceId: r.deviceId, tenant: r.tenantId, verdict: 'affirming', reasons: [], certificateSerial: r.certificate.serialNumber, evidenceSha256: r.evidenceSha256 });
-      cache.attested(r.deviceId, r.bootCount, r.now);
-    });
   }
 
   createSession(request: { deviceId?: string } = {}): SessionGrant {
@@ -167,7 +144,7 @@ export class AttestationVerifier {
     if (claims.dbgstat === DBGSTAT_ENABLED && tenant.developmentMode === 'forbid') reasons.push(refusal('development-mode-forbidden'));
     const key = checkBoundKey(claims.cnf.jwk, deviceId);
     if (!key.ok) reasons.push(key.reason);
-    else if (this.#pending.keyPending(key.sha256) || this.#statements.keyUsed.get(key.sha256)) reasons.push(refusal('certificate-key-reused'));
+    else if (this.#pending.keyPending(key.sha256)) reasons.push(refusal('certificate-key-reused'));
     if (reasons.length || !authority || !key.ok) return refuse(reasons, deviceId, tenant.id, evidenceSha256);
 
     const loaded = this.#pki.load(authority.id);
@@ -204,34 +181,24 @@ export class AttestationVerifier {
       certificate: { serialNumber: certificate.serialNumber, der: certificate.der, notBefore, notAfter },
     };
     this.#pending.add(key.sha256, deviceId, claims.bootcount);
-    const settle = () => this.#pending.settle(key.sha256, deviceId);
-    return this.#commits
-      .enqueue((): AttestationResult => {
-        try {
-          this.#recordAffirmation(record);
+    return this.#commits.enqueue({ kind: 'affirmation', record }).then(
+      (written): AttestationResult => {
+        this.#pending.settle(key.sha256, deviceId);
+        if (written.recorded) {
+          this.#cache.attested(deviceId, claims.bootcount, now);
           return result;
-        } catch (error) {
-          const late = lateRefusal(error);
-          if (!late) throw error;
-          // What changed since the appraisal (another process's revocation, boot count or certificate) refuses it after all.
-          this.#cache.invalidate();
-          const reasons = [late === 'device-row' ? this.#deviceRowRefusal(deviceId) : refusal('certificate-key-reused', 'the key was certified elsewhere while this attestation was being recorded')];
-          this.#audit.record({ at: now, sessionId: session.id, deviceId, tenant: tenant.id, verdict: 'refused', reasons, evidenceSha256 });
-          return { verdict: 'refused', sessionId: session.id, deviceId, reasons };
         }
-      })
-      .then(
-        (answer) => {
-          settle();
-          return answer;
-        },
-        (error: unknown) => {
-          // The batch did not commit: the cached boot count may be ahead of the database.
-          settle();
-          this.#cache.invalidate();
-          throw error;
-        },
-      );
+        // What changed since the appraisal (a revocation, a boot count, a certificate for the key) refused it after all.
+        this.#cache.invalidate();
+        return { verdict: 'refused', sessionId: session.id, deviceId, reasons: written.reasons };
+      },
+      (error: unknown) => {
+        // The batch did not commit: nothing of it is recorded.
+        this.#pending.settle(key.sha256, deviceId);
+        this.#cache.invalidate();
+        throw error;
+      },
+    );
   }
 
   /** Whether a session exists and was used (undefined: unknown); for tests and diagnostics. */
@@ -255,47 +222,10 @@ export class AttestationVerifier {
     return pem;
   }
 
-  /** Why the device row refused an attestation at commit: what changed since its appraisal. */
-  #deviceRowRefusal(deviceId: string): RefusalReason {
-    const device = this.#registry.findDevice(deviceId);
-    if (!device || device.revokedAt) return refusal('device-revoked', 'the device was revoked while its attestation was being recorded');
-    return refusal('bootcount-regressed', `a boot count of ${device.lastBootCount ?? 0} was recorded while this attestation was being recorded`);
-  }
-
   #refuse(now: number, sessionId: string | null, deviceId: string | null, tenant: string | null, reasons: RefusalReason[], evidenceSha256?: string): Promise<AttestationResult> {
-    const result: AttestationResult = { verdict: 'refused', sessionId, deviceId, reasons };
-    return this.#commits.enqueue(() => {
-      this.#audit.record({ at: now, sessionId, deviceId, tenant, verdict: 'refused', reasons, ...(evidenceSha256 ? { evidenceSha256 } : {}) });
-      return result;
-    });
+    const entry: AuditRecord = { at: now, sessionId, deviceId, tenant, verdict: 'refused', reasons, ...(evidenceSha256 ? { evidenceSha256 } : {}) };
+    return this.#commits.enqueue({ kind: 'refusal', entry }).then(() => ({ verdict: 'refused', sessionId, deviceId, reasons }));
   }
-}
-
-/** What an affirming attestation writes once its batch commits. */
-interface AffirmationRecord {
-  now: number;
-  sessionId: string;
-  deviceId: string;
-  tenantId: string;
-  authorityId: number;
-  bootCount: number;
-  keySha256: string;
-  evidenceSha256: string;
-  certificate: { serialNumber: string; der: Buffer; notBefore: number; notAfter: number };
-}
-
-/** The device row no longer takes the attestation (its savepoint is undone). */
-class LateRefusal extends Error {
-  constructor(readonly what: 'device-row') {
-    super('the device row refused the attestation');
-  }
-}
-
-/** Which late refusal an error of #recordAffirmation is; undefined for any other failure. */
-function lateRefusal(error: unknown): 'device-row' | 'key-taken' | undefined {
-  if (error instanceof LateRefusal) return error.what;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' && typeof message === 'string' && message.includes('key_sha256') ? 'key-taken' : undefined;
 }
 
 function evidenceOf(body: unknown): string | { problem: string } {

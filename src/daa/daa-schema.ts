@@ -85,6 +85,13 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX audit_device_prefix ON audit(substr(device_id, 1, 16));
   CREATE INDEX certificates_device_prefix ON certificates(substr(device_id, 1, 16));
   `,
+  // 3: a counter of the changes to what appraisal reads (tenants, devices, CAs, reference values),
+  // moved by every such write and by none of the attestation writes: the service caches those reads
+  // and reloads them when it moves (see appraisal-cache.ts and tracked-database.ts).
+  `
+  CREATE TABLE appraisal_generation (value INTEGER NOT NULL);
+  INSERT INTO appraisal_generation (value) VALUES (0);
+  `,
 ];
 
 /** The indexed prefix of a device ID: queries by device say `substr(device_id, 1, 16) = ? AND device_id = ?`. */

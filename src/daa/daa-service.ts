@@ -1,6 +1,8 @@
 import { encodePkcs7ChainPem } from '../pki/pkcs7-chain.js';
 import { AppraisalCache } from './appraisal-cache.js';
 import { AuditLog, type AuditEntry, type AuditFilter } from './audit-log.js';
+import type { AttestationWrite, AttestationWriteResult } from './attestation-records.js';
+import { openAttestationStore, type AttestationStore } from './attestation-store.js';
 import { AttestationVerifier, type EvidenceBody } from './attestation-verifier.js';
 import { devicePrefix, openDaaDatabase } from './daa-schema.js';
 import { GroupCommit } from './group-commit.js';
@@ -31,8 +33,9 @@ export interface DaaServiceOptions {
   tenantCaOverlapDays?: number;
   /**
    * Group commit of attestation outcomes (group-commit.ts): how long the first
-   * of a batch waits for others, ms (default 2; 0: until setImmediate), and the
-   * most per batch (default 256). Results are answered after their commit.
+   * of a batch waits for others, ms (default 1; 0: until setImmediate), and the
+   * most per batch (default 32; the storage thread commits one batch while the
+   * next fills). Results are answered after their commit.
    */
   commitDelayMs?: number;
   commitMaxItems?: number;
@@ -74,20 +77,23 @@ export interface TenantCaEntry {
 
 export const DEFAULT_CERTIFICATE_LIFETIME_MS = 24 * 3600 * 1000;
 export const DEFAULT_SESSION_TTL_MS = 60_000;
-export const DEFAULT_COMMIT_DELAY_MS = 2;
-export const DEFAULT_COMMIT_MAX_ITEMS = 256;
+export const DEFAULT_COMMIT_DELAY_MS = 1;
+export const DEFAULT_COMMIT_MAX_ITEMS = 32;
 
 export class DaaService {
   readonly #db: SqliteDatabase;
   readonly #now: () => number;
-  readonly #commits: GroupCommit;
+  #closing: Promise<void> | undefined;
+  readonly #store: AttestationStore;
+  readonly #commits: GroupCommit<AttestationWrite, AttestationWriteResult>;
   readonly pki: LocalPki;
   readonly registry: TenantRegistry;
   readonly auditLog: AuditLog;
   readonly verifier: AttestationVerifier;
 
-  private constructor(db: SqliteDatabase, options: DaaServiceOptions) {
+  private constructor(db: SqliteDatabase, store: AttestationStore, options: DaaServiceOptions) {
     this.#db = db;
+    this.#store = store;
     this.#now = options.now ?? Date.now;
     // The registry and the PKI write through a tracked handle, so that the appraisal cache knows.
     let cache: AppraisalCache | undefined;
@@ -100,11 +106,12 @@ export class DaaService {
     this.registry = new TenantRegistry(tracked, this.#now);
     cache = new AppraisalCache(db, this.registry, this.pki);
     this.auditLog = new AuditLog(db);
-    this.#commits = new GroupCommit(db, {
+    this.#commits = new GroupCommit({
       maxDelayMs: options.commitDelayMs ?? DEFAULT_COMMIT_DELAY_MS,
       maxItems: options.commitMaxItems ?? DEFAULT_COMMIT_MAX_ITEMS,
+      commit: store.commit,
     });
-    this.verifier = new AttestationVerifier(db, this.#commits, cache, this.pki, this.registry, this.auditLog, {
+    this.verifier = new AttestationVerifier(this.#commits, cache, this.pki, {
       now: this.#now,
       sessionTtlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
       certificateLifetimeMs: options.certificateLifetimeMs ?? DEFAULT_CERTIFICATE_LIFETIME_MS,
@@ -113,22 +120,37 @@ export class DaaService {
 
   /** Opens (creating) the state; creates the root and intermediate CAs on first use and rotates tenant CAs that are due. */
   static async open(options: DaaServiceOptions): Promise<DaaService> {
-    const service = new DaaService(openDaaDatabase(options.stateDir), options);
+    const db = openDaaDatabase(options.stateDir);
+    let store: AttestationStore;
+    try {
+      store = await openAttestationStore(options.stateDir, db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    const service = new DaaService(db, store, options);
     try {
       await service.pki.ensureHierarchy();
       await service.maintainTenantCas();
     } catch (error) {
-      service.close();
+      await service.close();
       throw error;
     }
     return service;
   }
 
-  /** Commits the attestations still batched (their answers follow), then closes the database. */
-  close(): void {
-    if (!this.#db.open) return;
-    this.#commits.close();
-    this.#db.close();
+  /** Commits the attestations still batched (their answers follow), stops the storage thread, then closes the database. */
+  async close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = (async () => {
+      try {
+        await this.#commits.close();
+      } finally {
+        await this.#store.close();
+        this.#db.close();
+      }
+    })();
+    return this.#closing;
   }
 
   /** Group commits done so far (the bench reports attestations per commit). */

@@ -1,107 +1,95 @@
-import type { SqliteDatabase } from './sqlite-database.js';
+import type { Outcome } from './batch-transaction.js';
 
 /**
- * Group commit: the writes of several requests go into one SQLite transaction.
- * A commit costs more than the writes it commits (it appends and syncs the WAL
- * frame, takes and drops the write lock), so sharing it among the attestations
- * that arrive together removes the largest per-attestation cost after ECDSA.
+ * Group commit: the writes of several requests go into one transaction. A
+ * commit costs more than the writes it commits (it appends the WAL frames,
+ * takes and drops the write lock), so sharing it among the attestations that
+ * arrive together removes the largest per-attestation cost after ECDSA.
  *
- * Each queued write is a synchronous function, run at flush time inside the
- * batch's transaction, in its own savepoint: a write that throws is undone
- * alone and its promise rejects; the others still commit. Promises settle only
- * after the batch has committed (or failed as a whole), so a caller that
- * answers when its promise resolves never answers something a crash could
- * still lose, and whatever it answered is visible to every reader.
+ * Items are queued here and handed to `commit` as a batch: a function that
+ * applies them in one transaction, each in a savepoint of its own (see
+ * batch-transaction.ts), synchronously on this thread or on another (the DAA
+ * service's storage thread, attestation-store.ts). Promises settle only after
+ * the batch has committed (or failed as a whole), so a caller that answers
+ * when its promise resolves never answers something a crash could still lose.
+ * Batches are committed in the order they were cut; a new one may be cut while
+ * the last is still committing elsewhere.
  *
- * A batch flushes when it reaches `maxItems`, else `maxDelayMs` after its first
- * write (0: once the event loop has handled what already arrived), or on
- * `flush()` / `close()`. The transaction is IMMEDIATE: the write lock is taken
- * at BEGIN, so checks a write makes against the database (another process may
- * write the same file) and the write itself see the same state.
+ * A batch is cut when it reaches `maxItems`, else `maxDelayMs` after its first
+ * item (0: once the event loop has handled what already arrived), or on
+ * `flush()` / `close()`.
  */
-export interface GroupCommitOptions {
-  /** Writes committed together at most; reaching it flushes at once. */
+export interface GroupCommitOptions<I, R> {
+  /** Items committed together at most; reaching it cuts the batch at once. */
   maxItems: number;
-  /** How long the first write of a batch waits for company, ms; 0: until setImmediate. */
+  /** How long the first item of a batch waits for company, ms; 0: until setImmediate. */
   maxDelayMs: number;
+  /** Commits a batch: one outcome per item, in order; throws (or rejects) when the batch as a whole did not commit. */
+  commit: (items: readonly I[]) => Array<Outcome<R>> | Promise<Array<Outcome<R>>>;
 }
 
-interface Queued {
-  write: () => unknown;
-  resolve: (value: unknown) => void;
+interface Queued<I, R> {
+  item: I;
+  resolve: (value: R) => void;
   reject: (error: unknown) => void;
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
-export class GroupCommit {
-  readonly #db: SqliteDatabase;
-  readonly #options: GroupCommitOptions;
-  readonly #runBatch: (batch: readonly Queued[]) => Outcome[];
-  readonly #runOne: (write: () => unknown) => unknown;
-  #queue: Queued[] = [];
+export class GroupCommit<I, R> {
+  readonly #options: GroupCommitOptions<I, R>;
+  #queue: Array<Queued<I, R>> = [];
   #cancelTimer: (() => void) | undefined;
   #closed = false;
   #batches = 0;
+  readonly #inFlight = new Set<Promise<void>>();
 
-  constructor(db: SqliteDatabase, options: GroupCommitOptions) {
-    this.#db = db;
+  constructor(options: GroupCommitOptions<I, R>) {
     this.#options = options;
-    // Compiled once: better-sqlite3 turns a transaction function called inside another into a savepoint.
-    this.#runOne = db.transaction((write: () => unknown) => write());
-    const batch = db.transaction((queued: readonly Queued[]) =>
-      queued.map((item): Outcome => {
-        try {
-          return { ok: true, value: this.#runOne(item.write) };
-        } catch (error) {
-          return { ok: false, error };
-        }
-      }),
-    );
-    this.#runBatch = (queued) => batch.immediate(queued);
   }
 
-  /** Queues a write; resolves with its result once the batch holding it has committed. */
-  enqueue<T>(write: () => T): Promise<T> {
+  /** Queues an item; resolves with its result once the batch holding it has committed. */
+  enqueue(item: I): Promise<R> {
     if (this.#closed) return Promise.reject(new Error('the database is closed'));
-    return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ write, resolve: resolve as (value: unknown) => void, reject });
+    return new Promise<R>((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
       if (this.#queue.length >= this.#options.maxItems) this.flush();
       else if (this.#cancelTimer === undefined) this.#cancelTimer = this.#schedule();
     });
   }
 
-  /** Commits what is queued now, synchronously. */
+  /** Cuts a batch of what is queued now and commits it (synchronously, if `commit` is). */
   flush(): void {
     this.#cancelTimer?.();
     this.#cancelTimer = undefined;
     const batch = this.#queue;
     if (batch.length === 0) return;
     this.#queue = [];
-    let outcomes: Outcome[];
+    let outcomes: Array<Outcome<R>> | Promise<Array<Outcome<R>>>;
     try {
-      if (!this.#db.open) throw new Error('the database is closed');
-      outcomes = this.#runBatch(batch);
+      outcomes = this.#options.commit(batch.map((queued) => queued.item));
     } catch (error) {
-      // Nothing of the batch is durable: every write fails, including those that ran.
-      for (const item of batch) item.reject(error);
+      this.#fail(batch, error);
       return;
     }
-    this.#batches++;
-    for (let i = 0; i < batch.length; i++) {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) batch[i]!.resolve(outcome.value);
-      else batch[i]!.reject(outcome.error);
+    if (Array.isArray(outcomes)) {
+      this.#settle(batch, outcomes);
+      return;
     }
+    const done = outcomes.then(
+      (settled) => this.#settle(batch, settled),
+      (error: unknown) => this.#fail(batch, error),
+    );
+    this.#inFlight.add(done);
+    void done.finally(() => this.#inFlight.delete(done));
   }
 
-  /** Flushes, then refuses further writes. The database itself is the caller's to close. */
-  close(): void {
+  /** Commits what is queued, waits for the batches still committing, then refuses further items. */
+  async close(): Promise<void> {
     this.flush();
     this.#closed = true;
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
-  /** Writes queued and not yet committed. */
+  /** Items queued and not yet cut into a batch. */
   get pending(): number {
     return this.#queue.length;
   }
@@ -109,6 +97,21 @@ export class GroupCommit {
   /** Batches committed so far (for tests and the bench). */
   get batches(): number {
     return this.#batches;
+  }
+
+  #settle(batch: ReadonlyArray<Queued<I, R>>, outcomes: ReadonlyArray<Outcome<R>>): void {
+    this.#batches++;
+    for (let i = 0; i < batch.length; i++) {
+      const outcome = outcomes[i];
+      if (!outcome) batch[i]!.reject(new Error(`the commit answered ${outcomes.length} outcomes for a batch of ${batch.length}`));
+      else if (outcome.ok) batch[i]!.resolve(outcome.value);
+      else batch[i]!.reject(outcome.error);
+    }
+  }
+
+  /** Nothing of the batch is durable: every item fails, including those that ran. */
+  #fail(batch: ReadonlyArray<Queued<I, R>>, error: unknown): void {
+    for (const queued of batch) queued.reject(error);
   }
 
   #schedule(): () => void {

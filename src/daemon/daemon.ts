@@ -180,6 +180,7 @@ export class Daemon {
       await emulator?.stop();
       await stream.close();
       server.close();
+      await daa.close();
       throw error;
     }
     writeFileAtomic(join(stateDir, 'daemon.json'), `${JSON.stringify({ url, pid: process.pid, rig: rig.name, startedAt: new Date().toISOString() })}\n`);
@@ -197,7 +198,7 @@ export class Daemon {
     await this.emulator?.stop();
     this.bus.close();
     this.runs.close();
-    this.daa.close();
+    await this.daa.close();
     try {
       writeFileSync(join(this.stateDir, 'daemon.json'), `${JSON.stringify({ url: null, stoppedAt: new Date().toISOString() })}\n`);
     } catch {

@@ -48,11 +48,11 @@ describe('local DAA service: concurrent attestations and group commit', function
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'sphere-rig-daa-concurrent-'));
   });
-  afterEach(() => {
+  afterEach(async () => {
     reader?.close();
-    other?.close();
+    await other?.close();
     other = undefined;
-    service?.close();
+    await service?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -100,12 +100,36 @@ describe('local DAA service: concurrent attestations and group commit', function
     expect(count("SELECT COUNT(*) AS n FROM audit WHERE verdict = 'affirming'")).to.equal(1);
   });
 
+  it('keeps what appraisal cached across its own commits; a registry write moves the appraisal generation', async () => {
+    await open();
+    const { device, tenant } = await claimed();
+    const generation = () => count('SELECT value AS n FROM appraisal_generation');
+    const before = generation();
+    expect((await attest(device, tenant)).verdict).to.equal('affirming');
+    expect((await attest(device, tenant)).verdict).to.equal('affirming');
+    expect(generation(), 'attestation writes (the storage thread) leave it').to.equal(before);
+    service.revokeDevice(device.deviceId, 'lost');
+    expect(generation()).to.be.greaterThan(before);
+    expect(codes(await attest(device, tenant))).to.deep.equal(['device-revoked']);
+  });
+
+  it('works on an in-memory database too, where the service commits on its own thread', async () => {
+    service = await DaaService.open({ stateDir: ':memory:' });
+    const { device, tenant } = await claimed();
+    const key = generateSigningKeyPair().publicKey;
+    expect((await attest(device, tenant, key)).verdict).to.equal('affirming');
+    expect(codes(await attest(device, tenant, key))).to.deep.equal(['certificate-key-reused']);
+    expect(service.device(device.deviceId).certificates).to.equal(1);
+    expect(service.audit({ deviceId: device.deviceId }).map((e) => e.verdict)).to.deep.equal(['refused', 'affirming']);
+    await service.close();
+  });
+
   it('commits the queued attestations on close(): their answers hold after a restart', async () => {
     await open({ commitDelayMs: 60_000 });
     const { device, tenant } = await claimed();
     const queued = [attest(device, tenant), attest(device, tenant), service.submitEvidence('gone', { kind: 'malformed', detail: 'x' })];
     expect(count('SELECT COUNT(*) AS n FROM audit')).to.equal(0);
-    service.close();
+    await service.close();
     const results = await Promise.all(queued);
     expect(results.map((r) => r.verdict)).to.deep.equal(['affirming', 'affirming', 'refused']);
     reader.close();
@@ -139,7 +163,7 @@ describe('local DAA service: concurrent attestations and group commit', function
     const waiting = attest(device, tenant);
     other = await DaaService.open({ stateDir: dir });
     other.revokeDevice(device.deviceId, 'stolen');
-    service.close();
+    await service.close();
     const result = await waiting;
     expect(codes(result)).to.deep.equal(['device-revoked']);
     expect(count('SELECT COUNT(*) AS n FROM certificates')).to.equal(0);
@@ -160,10 +184,10 @@ describe('local DAA service: concurrent attestations and group commit', function
       .prepare('INSERT INTO certificates (serial, device_id, tenant_id, authority_id, key_sha256, evidence_sha256, not_before, not_after, issued_at, der) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, ?)')
       .run('7f'.repeat(16), device.deviceId, tenant, authority.id, keySha256, '00'.repeat(32), Buffer.alloc(1));
     writer.close();
-    service.close();
+    await service.close();
     const result = await waiting;
     expect(codes(result)).to.deep.equal(['certificate-key-reused']);
-    expect(details(result)[0]).to.match(/certified elsewhere/);
+    expect(details(result)[0]).to.match(/already has a certificate/);
     expect(count('SELECT COUNT(*) AS n FROM certificates')).to.equal(1);
     expect(count('SELECT last_boot_count AS n FROM devices WHERE id = ?', device.deviceId)).to.equal(null);
     expect(count("SELECT COUNT(*) AS n FROM audit WHERE verdict = 'refused'")).to.equal(1);

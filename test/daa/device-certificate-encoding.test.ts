@@ -65,7 +65,7 @@ describe('local DAA service: device certificate encoding, serials and schema', f
     expect(nextCertificateSerial(Date.now()) > before).to.equal(true);
   });
 
-  it('migrates to the device-prefix indexes, which queries by device use', () => {
+  it('migrates to the device-prefix indexes, which queries by device use, and adds the appraisal generation', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sphere-rig-daa-schema-'));
     try {
       const db = openDaaDatabase(dir);
@@ -77,7 +77,8 @@ describe('local DAA service: device certificate encoding, serials and schema', f
       expect(plan.map((p) => p.detail).join(' ')).to.include('audit_device_prefix').and.not.include('TEMP B-TREE');
       // A state folder at schema 1 (as shipped before) gets step 2 on open.
       db.exec(`DROP INDEX audit_device_prefix; DROP INDEX certificates_device_prefix;
-        CREATE INDEX audit_device ON audit(device_id); CREATE INDEX certificates_device ON certificates(device_id);`);
+        CREATE INDEX audit_device ON audit(device_id); CREATE INDEX certificates_device ON certificates(device_id);
+        DROP TABLE appraisal_generation;`);
       db.prepare("INSERT INTO audit (at, device_id, verdict, reasons) VALUES (1, ?, 'refused', '[]')").run('ab'.repeat(64));
       db.pragma('user_version = 1');
       db.close();
@@ -85,6 +86,8 @@ describe('local DAA service: device certificate encoding, serials and schema', f
       expect(migrated.pragma('user_version', { simple: true })).to.equal(DAA_SCHEMA_VERSION);
       expect((migrated.prepare('PRAGMA index_list(audit)').all() as Array<{ name: string }>).map((i) => i.name)).to.include('audit_device_prefix');
       expect(migrated.prepare('SELECT COUNT(*) AS n FROM audit WHERE substr(device_id, 1, 16) = ? AND device_id = ?').get('ab'.repeat(8), 'ab'.repeat(64))).to.deep.equal({ n: 1 });
+      // Step 3: the appraisal generation, one row, from 0.
+      expect(migrated.prepare('SELECT value FROM appraisal_generation').all()).to.deep.equal([{ value: 0 }]);
       migrated.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GroupCommit } from '../../src/daa/group-commit.js';
+import { batchTransaction } from '../../src/daa/batch-transaction.js';
+import { GroupCommit, type GroupCommitOptions } from '../../src/daa/group-commit.js';
 import { openSqlite, type SqliteDatabase } from '../../src/daa/sqlite-database.js';
 
 /**
@@ -14,6 +15,9 @@ describe('DAA group commit', () => {
   let dir: string;
   let db: SqliteDatabase;
   let reader: SqliteDatabase;
+  /** Items are closures run in the batch's transaction, each in its savepoint. */
+  const groupCommit = (options: Omit<GroupCommitOptions<() => unknown, unknown>, 'commit'>) =>
+    new GroupCommit({ ...options, commit: batchTransaction(db, (write: () => unknown) => write()) });
   const rows = () => (reader.prepare('SELECT v FROM t ORDER BY v').all() as Array<{ v: number }>).map((r) => r.v);
 
   beforeEach(() => {
@@ -29,7 +33,7 @@ describe('DAA group commit', () => {
   });
 
   it('commits the writes of one turn in one transaction, and resolves only once another connection sees them', async () => {
-    const commits = new GroupCommit(db, { maxItems: 100, maxDelayMs: 0 });
+    const commits = groupCommit({ maxItems: 100, maxDelayMs: 0 });
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
     const written = [1, 2, 3].map((v) => commits.enqueue(() => insert.run(v).changes));
     expect(commits.pending).to.equal(3);
@@ -40,7 +44,7 @@ describe('DAA group commit', () => {
   });
 
   it('undoes a write that throws, alone: the others commit and its promise rejects', async () => {
-    const commits = new GroupCommit(db, { maxItems: 100, maxDelayMs: 0 });
+    const commits = groupCommit({ maxItems: 100, maxDelayMs: 0 });
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
     const ok = commits.enqueue(() => insert.run(1));
     const bad = commits.enqueue(() => {
@@ -56,7 +60,7 @@ describe('DAA group commit', () => {
   });
 
   it('flushes at once when a batch is full, and after maxDelayMs otherwise', async () => {
-    const commits = new GroupCommit(db, { maxItems: 2, maxDelayMs: 20 });
+    const commits = groupCommit({ maxItems: 2, maxDelayMs: 20 });
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
     void commits.enqueue(() => insert.run(1));
     void commits.enqueue(() => insert.run(2));
@@ -69,10 +73,10 @@ describe('DAA group commit', () => {
   });
 
   it('commits what is queued on close(), then refuses new writes', async () => {
-    const commits = new GroupCommit(db, { maxItems: 100, maxDelayMs: 60_000 });
+    const commits = groupCommit({ maxItems: 100, maxDelayMs: 60_000 });
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
     const queued = commits.enqueue(() => insert.run(7));
-    commits.close();
+    await commits.close();
     db.close();
     await queued;
     expect(rows()).to.deep.equal([7]);
@@ -83,7 +87,7 @@ describe('DAA group commit', () => {
   it('fails every write of a batch that cannot commit, including those that ran', async () => {
     // A deferred foreign key is checked at COMMIT: each write succeeds in its savepoint, the batch cannot commit.
     db.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)');
-    const commits = new GroupCommit(db, { maxItems: 100, maxDelayMs: 60_000 });
+    const commits = groupCommit({ maxItems: 100, maxDelayMs: 60_000 });
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
     const orphan = db.prepare('INSERT INTO child (parent_id) VALUES (99)');
     const first = commits.enqueue(() => insert.run(1));

@@ -62,7 +62,7 @@ async function withDaa<T>(flags: TargetFlags, use: (daa: DaaOperations) => Promi
   try {
     return await use(service);
   } finally {
-    service.close();
+    await service.close();
   }
 }
 
@@ -106,8 +106,8 @@ Emulated boards attest to it with: sphere-rig emulator run --daa-url <url>`,
         const { host, port } = parseLoopbackListen(flags.listen, '--listen');
         const stateDir = resolve(flags.state);
         const service = await DaaService.open({ stateDir });
-        const server = await startDaaServer({ service, host, port }).catch((error: unknown) => {
-          service.close();
+        const server = await startDaaServer({ service, host, port }).catch(async (error: unknown) => {
+          await service.close();
           throw error;
         });
         print(flags, { url: server.url, stateDir }, `DAA service on ${server.url} (state ${stateDir}); Ctrl-C to stop`);
@@ -119,7 +119,7 @@ Emulated boards attest to it with: sphere-rig emulator run --daa-url <url>`,
         });
         clearInterval(maintenance);
         await server.close();
-        service.close();
+        await service.close();
       }),
     );
 

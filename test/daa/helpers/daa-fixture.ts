@@ -25,7 +25,7 @@ export class DaaFixture {
 
   async stop(): Promise<void> {
     await this.server.close();
-    this.service.close();
+    await this.service.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
