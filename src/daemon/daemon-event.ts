@@ -16,6 +16,8 @@ export interface DaemonEventPayloads {
   'run.started': { runId: string; scenario: string; boardId: string };
   'run.ended': { runId: string; scenario: string; boardId: string; verdict: Verdict; reason: string | null };
   'step.started': { runId: string; index: number; name: string; type: string; attempt?: number };
+  /** A running step's note of how far it has got ("3 of 10 images to go"); the run record has it once the step ends. */
+  'step.progress': { runId: string; index: number; name: string; message: string };
   'step.ended': {
     runId: string;
     index: number;
@@ -39,6 +41,7 @@ export const DAEMON_EVENT_TYPES: readonly DaemonEventType[] = [
   'run.started',
   'run.ended',
   'step.started',
+  'step.progress',
   'step.ended',
   'measurement',
   'console.line',

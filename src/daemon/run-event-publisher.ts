@@ -32,6 +32,10 @@ export class RunEventPublisher {
     this.publish(topics.run(record.id), 'step.started', { runId: record.id, index: step.index, name: step.name, type: step.type, attempt: step.attempts });
   }
 
+  stepProgress(record: RunRecord, step: StepRecord, message: string): void {
+    this.publish(topics.run(record.id), 'step.progress', { runId: record.id, index: step.index, name: step.name, message });
+  }
+
   stepEnded(record: RunRecord, step: StepRecord): void {
     this.publish(topics.run(record.id), 'step.ended', {
       runId: record.id,

@@ -149,6 +149,7 @@ export class RunScheduler {
           this.options.observer?.runStarted?.(r);
         },
         stepStarted: (r, step) => this.options.observer?.stepStarted?.(r, step),
+        stepProgress: (r, step, message) => this.options.observer?.stepProgress?.(r, step, message),
         measurement: (r, step, m) => this.options.observer?.measurement?.(r, step, m),
         stepEnded: (r, step) => {
           this.options.persist(r);

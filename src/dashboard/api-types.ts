@@ -163,6 +163,7 @@ export interface EventPayloads {
   'run.started': { runId: string; scenario: string; boardId: string };
   'run.ended': { runId: string; scenario: string; boardId: string; verdict: Verdict; reason: string | null };
   'step.started': { runId: string; index: number; name: string; type: string; attempt?: number };
+  'step.progress': { runId: string; index: number; name: string; message: string };
   'step.ended': { runId: string; index: number; name: string; verdict: Verdict; durationMs: number | null; message: string | null; errorCode: string | null };
   measurement: { runId: string; stepIndex: number; measurement: Measurement };
   'console.line': { boardId: string; uart?: string; runId?: string | null; line: ConsoleLine };

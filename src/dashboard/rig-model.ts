@@ -191,6 +191,13 @@ export class RigModel {
         this.runChanged(p.runId);
         return;
       }
+      case 'step.progress': {
+        const p = event.payload as unknown as EventPayloads['step.progress'];
+        const step = this.records.get(p.runId)?.steps[p.index];
+        if (step && step.status !== 'finished') step.message = p.message;
+        this.runChanged(p.runId);
+        return;
+      }
       case 'step.ended': {
         const p = event.payload as unknown as EventPayloads['step.ended'];
         const run = this.runs.get(p.runId);

@@ -19,6 +19,8 @@ import { combineVerdicts, type Verdict } from './verdict.js';
 export interface RunObserver {
   runStarted?(record: RunRecord): void;
   stepStarted?(record: RunRecord, step: StepRecord): void;
+  /** A running step said how far it has got (its `message`, until it ends). */
+  stepProgress?(record: RunRecord, step: StepRecord, message: string): void;
   stepEnded?(record: RunRecord, step: StepRecord): void;
   measurement?(record: RunRecord, step: StepRecord, measurement: Measurement): void;
   runEnded?(record: RunRecord): void;
@@ -167,7 +169,10 @@ async function runStep(definition: StepDefinition, step: StepRecord, env: StepRu
         return measurement.passed;
       },
       matched: (line) => step.matchedConsoleLines.push(line.seq),
-      note: (message) => (step.message = message),
+      note: (message) => {
+        step.message = message;
+        env.observer?.stepProgress?.(env.record, step, message);
+      },
     };
     let verdict: Verdict;
     try {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonProcess } from '../helpers/daemon-process.js';
 import { runCli } from '../helpers/run-cli.js';
+import { StreamClient } from './helpers/stream-client.js';
 
 const RIG = fileURLToPath(new URL('./fixtures/test-rig.yaml', import.meta.url));
 const EXTRA_SCENARIOS = fileURLToPath(new URL('./fixtures/scenarios/', import.meta.url));
@@ -74,9 +75,20 @@ describe('the rig daemon (sphere-rig up) with emulated boards', function () {
   ] as Array<[string, string[]]>) {
     it(`${scenario} passes on an emulated board`, async () => {
       const result = await cli(['run', scenario, '--board', 'emu-2', '--json', ...params]);
-      const report = JSON.parse(result.stdout) as { runs: Array<{ verdict: string; reason: string | null }> };
+      const report = JSON.parse(result.stdout) as { runs: Array<{ id: string; verdict: string; reason: string | null }> };
       expect(report.runs[0]!.verdict, `${report.runs[0]!.reason}\n${result.stderr}`).to.equal('passed');
       expect(result.code).to.equal(0);
+      if (scenario === 'recovery') {
+        // The recovery step's progress went out on the stream while it ran, not only in the final record.
+        const replay = await StreamClient.connect(`${daemon.url.replace('http', 'ws')}/api/v1/stream?subscribe=run:${report.runs[0]!.id}&since=0&token=${daemon.token}`);
+        await replay.waitForControl('live');
+        await replay.close();
+        const types = replay.events.map((event) => event.type);
+        const progress = replay.events.filter((event) => event.type === 'step.progress').map((event) => (event.payload as { message: string }).message);
+        expect(progress.length, types.join(' ')).to.be.greaterThan(1);
+        expect(progress.filter((message) => /^recovering: \d+ of \d+ images to go$/.test(message)), progress.join(' / ')).to.not.be.empty;
+        expect(types.indexOf('step.progress')).to.be.lessThan(types.lastIndexOf('step.ended'));
+      }
     });
   }
 

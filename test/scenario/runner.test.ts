@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { EmulatedBoardDriver } from '../../src/device/emulated/emulated-board-driver.js';
 import { loadSigningRoles } from '../../src/pki/signing-roles.js';
-import { runScenario } from '../../src/scenario/runner.js';
+import { runScenario, type RunObserver } from '../../src/scenario/runner.js';
 import { queuedRunRecord, type RunRecord } from '../../src/scenario/run-record.js';
 import { parseScenario } from '../../src/scenario/scenario.js';
 import { ScenarioCatalog } from '../../src/scenario/scenario-catalog.js';
@@ -52,6 +52,15 @@ const TEST_STEPS = [
       context.measure('value', value, { unit: 'V', min: 0, max: 10 });
     },
   }),
+  defineStep<{ steps: number }>({
+    type: 'counts',
+    description: 'notes "k of n done" for each of its steps',
+    schema: { required: ['steps'], properties: { steps: { type: 'integer' } } },
+    defaultTimeoutMs: 1000,
+    run: async ({ steps }, context) => {
+      for (let k = 1; k <= steps; k++) context.note(`${k} of ${steps} done`);
+    },
+  }),
 ] as unknown as StepType<never>[];
 
 describe('scenario runner on an emulated board', function () {
@@ -79,9 +88,9 @@ describe('scenario runner on an emulated board', function () {
     return queuedRunRecord({ id: `run-${runCount}`, scenario, scenarioDigest: '', boardId: 'emu-1', params });
   }
 
-  async function run(yaml: string, options: { signal?: AbortSignal; params?: Record<string, unknown> } = {}): Promise<RunRecord> {
+  async function run(yaml: string, options: { signal?: AbortSignal; params?: Record<string, unknown>; observer?: RunObserver } = {}): Promise<RunRecord> {
     const scenario = parseScenario(yaml, 'inline.yaml', library);
-    return runScenario({ record: newRecord(scenario.name, options.params), scenario, board, library, services, signal: options.signal });
+    return runScenario({ record: newRecord(scenario.name, options.params), scenario, board, library, services, signal: options.signal, observer: options.observer });
   }
 
   describe('rules', () => {
@@ -93,6 +102,18 @@ describe('scenario runner on an emulated board', function () {
       const failed = await run('name: no-retry\nsteps:\n  - type: fail\n    failureClass: test-failed\n    retries: 3\n');
       expect(failed.verdict).to.equal('test-failed');
       expect(failed.steps[0]!.attempts).to.equal(1);
+    });
+
+    it('tells the observer each progress note of a running step, as it is made', async () => {
+      const seen: string[] = [];
+      const observer: RunObserver = {
+        stepStarted: (_r, step) => seen.push(`started ${step.name}`),
+        stepProgress: (_r, step, message) => seen.push(`${step.status} ${step.name}: ${message}`),
+        stepEnded: (_r, step) => seen.push(`ended ${step.name}: ${step.message}`),
+      };
+      const record = await run('name: progress\nsteps:\n  - type: counts\n    name: count\n    steps: 3\n', { observer });
+      expect(record.verdict).to.equal('passed');
+      expect(seen).to.deep.equal(['started count', 'running count: 1 of 3 done', 'running count: 2 of 3 done', 'running count: 3 of 3 done', 'ended count: 3 of 3 done']);
     });
 
     it('stops at the first failure, skips the rest, and always runs teardown', async () => {

@@ -217,6 +217,8 @@ function formatEvent(event: StreamEvent): string {
       return `${time} ${String(p.boardId)} state ${String(p.from)} -> ${String(p.to)}`;
     case 'step.ended':
       return `${time} run ${String(p.runId).slice(0, 8)} step ${String(p.name)}: ${String(p.verdict)}${p.message ? ` (${String(p.message)})` : ''}`;
+    case 'step.progress':
+      return `${time} run ${String(p.runId).slice(0, 8)} step ${String(p.name)}: ${String(p.message)}`;
     default:
       return `${time} ${event.type} ${JSON.stringify(p)}`;
   }
