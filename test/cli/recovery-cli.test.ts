@@ -94,7 +94,7 @@ describe('sphere-rig recovery and recover commands', function () {
   it('recover --help explains the sequence, the pins and the exit codes', async () => {
     const help = await runCli(['recover', '--help']);
     expect(help.code).to.equal(0);
-    for (const text of ['--port', '--images', '--capability', '--control', '--low-speed', '--json', 'RECOVERY', 'XMODEM', '3,000,000', 'Exit codes']) {
+    for (const text of ['--port', '--images', '--capability', '--control', '--usb-serial', 'BD6', '--low-speed', '--json', 'RECOVERY', 'XMODEM', '3,000,000', 'Exit codes']) {
       expect(help.stdout).to.include(text);
     }
   });
@@ -102,13 +102,26 @@ describe('sphere-rig recovery and recover commands', function () {
   it('recover without pins for the board is not applicable (exit 7); a port that does not open is infra (exit 3)', async () => {
     const noPins = await runCli(['recover', '--port', board.surfaces.recoveryUart, '--images', join(dir, 'set')]);
     expect(noPins.code).to.equal(7);
-    expect(noPins.stderr).to.match(/--control/);
+    expect(noPins.stderr).to.match(/--usb-serial SERIAL for a real board or --control/);
+    const both = await runCli(['recover', '--images', join(dir, 'set'), '--usb-serial', 'X', '--control', '1234']);
+    expect(both.code).to.equal(2);
+    expect(both.stderr).to.match(/not both/);
     const noPort = await runCli(['recover', '--port', join(dir, 'no-tty'), '--images', join(dir, 'set'), '--control', `127.0.0.1:${board.surfaces.controlPort}`, '--json']);
     expect(noPort.code).to.equal(3);
     const body = JSON.parse(noPort.stdout.trim().split('\n').at(-1)!);
     expect(body).to.deep.include({ ok: false });
     expect(body.error).to.deep.include({ failureClass: 'infra-error', code: 'recovery-port-open-failed' });
     expect(body.error.details.step).to.equal('open-port');
+  });
+
+  it('recover --usb-serial on a host without a USB bus says so in one line and exits 8', async () => {
+    const result = await runCli(['recover', '--usb-serial', '9A0B1C2D', '--images', join(dir, 'set')]);
+    expect(result.code, result.stderr).to.equal(8);
+    expect(result.stderr.trim().split('\n')).to.have.length(1);
+    expect(result.stderr).to.match(/^sphere-rig: no USB access: /);
+    const json = await runCli(['recover', '--usb-serial', '9A0B1C2D', '--images', join(dir, 'set'), '--json']);
+    expect(json.code).to.equal(8);
+    expect(JSON.parse(json.stdout.trim())).to.deep.include({ ok: false });
   });
 
   it('recover --json recovers the board (exit 0); a set the device refuses exits 4 with its RecoveryError', async () => {

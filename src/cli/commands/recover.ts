@@ -2,16 +2,21 @@ import type { Command } from 'commander';
 import { isIPv4 } from 'node:net';
 import { EmulatedPins } from '../../device/emulated/emulated-pins.js';
 import { ControlClient } from '../../device/emulated/control-client.js';
+import type { BoardPins } from '../../device/board-pins.js';
+import { openFtdiPinsBySerial } from '../../device/mt3620/ftdi-pins-by-serial.js';
+import { isUsbAccessError } from '../../link/usb-access-error.js';
 import { recoverBoard, type RecoveryResult } from '../../device/recovery-client.js';
 import type { RecoveryProgress } from '../../device/recovery-progress.js';
 import { RigError } from '../../util/failure.js';
 import { action, UsageError } from '../action.js';
+import { ExitCode } from '../exit-codes.js';
 import { readInputFile } from '../files.js';
 import { parseCount } from '../parse-options.js';
 import { ProgressBar } from '../progress-bar.js';
 
 interface RecoverFlags {
   port?: string;
+  usbSerial?: string;
   images?: string;
   capability?: string;
   control?: string;
@@ -23,16 +28,19 @@ interface RecoverFlags {
 
 /** JSON progress lines for transfers are thinned to this cadence; steps and device reports always go out. */
 const JSON_TRANSFER_INTERVAL_MS = 250;
+/** How long finding the board on the USB bus may take. */
+const USB_FIND_TIMEOUT_MS = 15_000;
 
 /** `sphere-rig recover`: one board, through its recovery UART, from any state to a known image set. */
 export function registerRecoverCommand(program: Command): void {
   program
     .command('recover')
     .description('Recover a board through its recovery UART: rewrite its whole flash from a recovery image set')
-    .option('--port <path>', 'serial device of the recovery UART (a real board: its FTDI interface D; an emulated board: its recovery pty)')
+    .option('--port <path>', 'serial device of the recovery UART (a real board: its FTDI interface D, found by --usb-serial when left out; an emulated board: its recovery pty)')
     .option('--images <dir>', 'recovery image set folder (see `sphere-rig recovery build`)')
     .option('--capability <file>', 'device capability image to install during the recovery (e.g. AppDevelopment)')
     .option('--control <host:port>', "an emulated board's control channel, which drives its strap and reset pins")
+    .option('--usb-serial <serial>', "a real board on this host, by its USB serial: its FTDI pins drive strap (AD3) and reset (BD6); --port defaults to its interface D tty")
     .option('--low-speed', 'image at 115200 baud with RTS/CTS instead of 3,000,000')
     .option('--device-logs', 'ask the device for its log entries and print them')
     .option('--timeout <seconds>', 'give up after this long in all (default: only the per-step timeouts apply)')
@@ -52,41 +60,52 @@ The device checks every file's signature and type; a refused file ends the
 recovery with the device's RecoveryError code and text, and the board stays in
 ROM, ready for another recovery.
 
-Pins: real boards (FTDI bit-bang) are not driven yet; give --control for an
+Pins: give --usb-serial for a real board (FTDI bit-bang: the strap on AD3 of
+interface A, reset on BD6 of interface B; the udev rule in rigs/udev grants the
+access; \`sphere-rig boards discover\` lists the serials), or --control for an
 emulated board (its control port, as \`sphere-rig emulator run\` prints it).
 
 Exit codes: 0 recovered; 3 infrastructure error (port, pins, image folder);
 4 device fault (the device refused or broke the protocol); 5 timeout (the step
-is named); 6 cancelled (Ctrl-C); 7 not applicable (no pins for this board).
+is named); 6 cancelled (Ctrl-C); 7 not applicable (no pins for this board); 8 no USB access
+(no USB bus on this host, or no permission: install the udev rule).
 
-Example:
+Examples:
+  sphere-rig recover --usb-serial 9A0B1C2D --images out/recovery-23.01
   sphere-rig recover --port /dev/pts/7 --images out/recovery-23.01 --control 127.0.0.1:40123`,
     )
     .action(
       action(async (flags: RecoverFlags) => {
-        if (!flags.port || !flags.images) throw new UsageError('recover needs --port PATH and --images DIR');
-        if (!flags.control) {
-          throw new RigError(
-            'not-applicable',
-            'recovery-pins-unavailable',
-            'driving a real board\'s strap and reset pins (FTDI bit-bang) is not implemented yet; pass --control HOST:PORT of an emulated board',
-          );
+        if (!flags.images) throw new UsageError('recover needs --images DIR');
+        if (flags.control && flags.usbSerial) throw new UsageError('give --control (an emulated board) or --usb-serial (a real board), not both');
+        if (!flags.control && !flags.usbSerial) {
+          throw new RigError('not-applicable', 'recovery-pins-unavailable', 'no pins to take the board into recovery: pass --usb-serial SERIAL for a real board or --control HOST:PORT for an emulated one');
         }
-        const { host, port } = parseControl(flags.control);
+        if (!flags.port && !flags.usbSerial) throw new UsageError('recover needs --port PATH (the recovery UART) with --control');
         const timeoutMs = flags.timeout === undefined ? undefined : parseCount(flags.timeout, '--timeout', 1, 86_400) * 1000;
         const capability = flags.capability ? readInputFile(flags.capability, 'capability image') : undefined;
         const controller = new AbortController();
         const onSignal = (): void => controller.abort(new RigError('cancelled', 'interrupted', 'interrupted by a signal'));
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
-        const control = await ControlClient.connect({ host, port, signal: controller.signal });
+        let target: { pins: BoardPins; port: string; close(): Promise<void> };
+        try {
+          target = await openTarget(flags, controller.signal);
+        } catch (error) {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          if (!isUsbAccessError(error)) throw error;
+          if (flags.json) process.stdout.write(`${JSON.stringify({ ok: false, error: error.toJSON() })}\n`);
+          process.stderr.write(`sphere-rig: no USB access: ${error.message}\n`);
+          return ExitCode.noUsb;
+        }
         const reporter = progressReporter(flags);
         try {
           const result = await recoverBoard({
-            port: flags.port,
+            port: target.port,
             images: flags.images,
             ...(capability ? { capability } : {}),
-            pins: new EmulatedPins(control),
+            pins: target.pins,
             lowSpeed: flags.lowSpeed === true,
             deviceLogs: flags.deviceLogs === true,
             onProgress: reporter.progress,
@@ -95,15 +114,31 @@ Example:
           });
           reporter.finish();
           if (flags.json) process.stdout.write(`${JSON.stringify({ ok: true, result })}\n`);
-          else process.stdout.write(summary(flags.port, result));
+          else process.stdout.write(summary(target.port, result));
         } finally {
           reporter.finish();
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
-          await control.close();
+          await target.close();
         }
       }),
     );
+}
+
+/** The board's pins and recovery UART: an emulated board's control channel, or a real board's FTDI device found by serial. */
+async function openTarget(flags: RecoverFlags, signal: AbortSignal): Promise<{ pins: BoardPins; port: string; close(): Promise<void> }> {
+  if (flags.control) {
+    const { host, port } = parseControl(flags.control);
+    const control = await ControlClient.connect({ host, port, signal });
+    return { pins: new EmulatedPins(control), port: flags.port!, close: () => control.close() };
+  }
+  const board = await openFtdiPinsBySerial(flags.usbSerial!, { timeoutMs: USB_FIND_TIMEOUT_MS, signal });
+  const port = flags.port ?? board.recoveryTty;
+  if (!port) {
+    await board.close();
+    throw new RigError('infra-error', 'recovery-uart-missing', `board ${flags.usbSerial}: no tty for interface D (the recovery UART); is ftdi_sio bound to it? Give --port to name it`);
+  }
+  return { pins: board.pins, port, close: () => board.close() };
 }
 
 function parseControl(text: string): { host: string; port: number } {

@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { openFtdiPinsBySerial } from '../../../src/device/mt3620/ftdi-pins-by-serial.js';
+import { UsbDiscovery } from '../../../src/link/usb-discovery.js';
+import { RigError } from '../../../src/util/failure.js';
+import { FakeUsbBus, ScriptedLister } from './helpers/fake-usb-bus.js';
+import { BOARD_2, serialPorts, usbDevices } from './helpers/recordings.js';
+
+/**
+ * The pins `sphere-rig recover --usb-serial` drives, on a recorded host with
+ * two boards: found by serial, reset on BD6 of that board's own FT4232H, and
+ * its recovery UART (interface D) named.
+ */
+describe('FTDI pins of a real board found by its USB serial (recorded host)', () => {
+  const host = () => {
+    const bus = new FakeUsbBus(usbDevices());
+    const discovery = new UsbDiscovery(bus, new ScriptedLister([serialPorts()]).list, { ttyPollMs: 5 });
+    return { bus, discovery };
+  };
+
+  it("drives the named board's device, not the other one's, and names its interface D tty", async () => {
+    const { bus, discovery } = host();
+    const expected = (await discovery.scan()).boards.find((b) => b.usbSerial === BOARD_2)!;
+    const board = await openFtdiPinsBySerial(BOARD_2, { timeoutMs: 5000 }, discovery);
+    expect(board.recoveryTty).to.equal(expected.ttys.D!.path);
+    await board.pins.setRecoveryStrap(true);
+    await board.pins.reset();
+    await board.pins.setRecoveryStrap(false);
+    expect(bus.opened.map((o) => [o.busNumber, o.deviceAddress])).to.deep.equal([[expected.busNumber, expected.deviceAddress]]);
+    const trace = bus.opened[0]!.device.trace();
+    expect(trace).to.include('control 40 0b 0140 0002'); // BD6 on interface B
+    expect(trace).to.include('bulk-out 2 [08]'); // strap AD3 high
+    expect(trace.at(-1)).to.equal('close');
+    await board.close();
+  });
+
+  it('says which serial it could not find, and what lists the attached ones', async () => {
+    const { discovery } = host();
+    const error = await openFtdiPinsBySerial('NOPE1234', { timeoutMs: 5000 }, discovery).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(RigError);
+    expect((error as RigError).code).to.equal('board-not-found');
+    expect((error as RigError).message).to.match(/NOPE1234.*boards discover/);
+  });
+});
