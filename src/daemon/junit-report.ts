@@ -167,7 +167,7 @@ function propertiesXml(run: RunRecord): string {
       ['provenance.osVersionAfter', p.osVersionAfter],
     );
     p.artefacts.forEach((a, i) => {
-      properties.push([`provenance.artefact.${i}`, `${a.name} ${a.kind} ${a.bytes} bytes ${a.digest}${a.signer ? ` signed by ${a.signer}` : ''}`]);
+      properties.push([`provenance.artefact.${i}`, `${a.name} ${a.kind} ${a.bytes} bytes ${a.digest}${a.signer ? ` signed by ${a.signer}${a.signerThumbprint ? ` (${a.signerThumbprint})` : ''}` : ''}`]);
     });
   }
   const present = properties.filter((entry): entry is [string, string] => entry[1] !== null && entry[1] !== undefined);

@@ -102,6 +102,7 @@ export interface Artefact {
   bytes: number;
   kind: string;
   signer?: string | null;
+  signerThumbprint?: string | null;
 }
 
 export interface Provenance {

@@ -8,6 +8,12 @@ import { InputError } from '../util/failure.js';
  * built (images signed with the rig's keys, tampered copies...), and the rig
  * services steps may use. Artefacts end up in the run's provenance by digest.
  */
+/** Who signed an artefact: the certificate's subject and its SHA-1 thumbprint. */
+export interface ArtefactSigner {
+  subject: string;
+  thumbprint: Buffer | string;
+}
+
 export interface RunArtefact extends Artefact {
   /** One image, or a set (an OS image set). */
   images: Buffer[];
@@ -45,7 +51,8 @@ export class RunContext {
     readonly services: RunServices,
   ) {}
 
-  addArtefact(name: string, kind: Artefact['kind'], images: Buffer[], signer: string | null = null): RunArtefact {
+  /** Records an artefact by digest; `signedBy` is the certificate that signed it (a RawSigner, or another artefact's signer). */
+  addArtefact(name: string, kind: Artefact['kind'], images: Buffer[], signedBy: ArtefactSigner | null = null): RunArtefact {
     const hash = createHash('sha256');
     for (const image of images) hash.update(image);
     const artefact: RunArtefact = {
@@ -54,7 +61,8 @@ export class RunContext {
       images,
       digest: `sha256:${hash.digest('hex')}`,
       bytes: images.reduce((sum, i) => sum + i.length, 0),
-      signer,
+      signer: signedBy?.subject ?? null,
+      signerThumbprint: signedBy ? (typeof signedBy.thumbprint === 'string' ? signedBy.thumbprint : signedBy.thumbprint.toString('hex')) : null,
     };
     this.#artefacts.set(name, artefact);
     return artefact;

@@ -42,7 +42,10 @@ export interface Artefact {
   digest: string;
   bytes: number;
   kind: 'image' | 'capability' | 'recovery-set' | 'certificate' | 'error-report' | 'other';
+  /** Subject of the certificate that signed it. */
   signer?: string | null;
+  /** SHA-1 thumbprint (hex) of that certificate: what the image's signature section and Azure Sphere's tools name it by. */
+  signerThumbprint?: string | null;
 }
 
 export interface Provenance {

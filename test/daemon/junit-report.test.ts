@@ -88,7 +88,7 @@ describe('JUnit and JSON exports of run records', () => {
       'provenance.board.driver': 'emulated',
       'provenance.osVersionAfter': '24.10',
     });
-    expect(properties(suite)['provenance.artefact.0']).to.contain('app.imagepackage').and.contain('sha256:cdcd');
+    expect(properties(suite)['provenance.artefact.0']).to.contain('app.imagepackage').and.contain('sha256:cdcd').and.contain(`signed by CN=sphere-rig development-app (${'1f'.repeat(20)})`);
     expect(properties(suite)).to.not.have.property('provenance.board.usbSerial');
   });
 

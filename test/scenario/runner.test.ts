@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { EmulatedBoardDriver } from '../../src/device/emulated/emulated-board-driver.js';
-import { loadSigningRoles } from '../../src/pki/signing-roles.js';
+import { rawSignerFor } from '../../src/pki/raw-signer.js';
+import { findSigningRole, loadSigningRoles, SIGNING_ROLES } from '../../src/pki/signing-roles.js';
 import { runScenario, type RunObserver } from '../../src/scenario/runner.js';
 import { queuedRunRecord, type RunRecord } from '../../src/scenario/run-record.js';
 import { parseScenario } from '../../src/scenario/scenario.js';
@@ -163,6 +164,13 @@ describe('scenario runner on an emulated board', function () {
         const record = await runScenario({ record: newRecord(name), scenario, board, library, services });
         expect(record.verdict, `${record.reason}\n${JSON.stringify(record.steps.map((s) => [s.name, s.verdict, s.message]))}`).to.equal('passed');
         expect(record.provenance?.board.deviceId).to.match(/^[0-9a-f]{128}$/);
+        // Every signed artefact names its signer by subject and by the SHA-1 thumbprint of one of the rig's certificates.
+        const keys = await services.signingKeys();
+        const thumbprints = SIGNING_ROLES.map((role) => rawSignerFor(findSigningRole(keys, role)).thumbprint.toString('hex'));
+        for (const artefact of record.provenance!.artefacts.filter((a) => a.signer)) {
+          expect(artefact.signerThumbprint, artefact.name).to.be.oneOf(thumbprints);
+        }
+        if (name === 'update-rollback') expect(record.provenance!.artefacts.filter((a) => a.signerThumbprint)).to.not.be.empty;
       });
     }
 

@@ -46,7 +46,7 @@ export class ProvenanceSection {
                 h('td', { text: a.kind }),
                 h('td', {}, h('code', { text: shortId(a.digest, 19, 6), title: a.digest }), ' ', copyButton(a.digest, `digest of ${a.name}`)),
                 h('td', { class: 'num', text: formatBytes(a.bytes) }),
-                h('td', { text: a.signer ?? '—' }),
+                h('td', {}, a.signer ?? '—', a.signerThumbprint ? h('code', { class: 'muted small', text: ` ${shortId(a.signerThumbprint, 8, 4)}`, title: `SHA-1 thumbprint ${a.signerThumbprint}` }) : null),
               ),
             ),
           ),

@@ -70,7 +70,7 @@ export const buildAppStep = defineStep<{
       },
       s,
     );
-    context.run.addArtefact(p.artefact, 'image', [image], s.subject);
+    context.run.addArtefact(p.artefact, 'image', [image], s);
     context.measure(`${p.artefact} bytes`, image.length, { unit: 'B' });
   },
 });
@@ -97,7 +97,7 @@ export const buildOsSetStep = defineStep<{ artefact: string; osVersion: string; 
       securityVersion = Math.max(1, ...Object.values((info.fuses as Record<string, number> | undefined) ?? {}));
     }
     const set = buildOsImageSet({ osVersion: p.osVersion, securityVersion, keystorePem: keystoreBodyFor(keys, true), bodyScale: p.bodyScale }, s);
-    context.run.addArtefact(p.artefact, 'image', set.map((i) => i.bytes), s.subject);
+    context.run.addArtefact(p.artefact, 'image', set.map((i) => i.bytes), s);
   },
 });
 
@@ -117,7 +117,7 @@ export const buildCapabilityStep = defineStep<{ artefact: string; capabilities: 
     const deviceId = p.deviceId ?? context.board.identity.deviceId ?? (await context.board.info({ signal: context.signal })).deviceId;
     if (!deviceId) throw new RigError('infra-error', 'device-id-unknown', 'the board has not told its device ID yet');
     const s = await signer(context, 'capability');
-    context.run.addArtefact(p.artefact, 'capability', [buildCapabilityImage({ deviceId: deviceId.toLowerCase(), capabilities: p.capabilities }, s)], s.subject);
+    context.run.addArtefact(p.artefact, 'capability', [buildCapabilityImage({ deviceId: deviceId.toLowerCase(), capabilities: p.capabilities }, s)], s);
   },
 });
 
@@ -137,6 +137,6 @@ export const tamperStep = defineStep<{ artefact: string; from: string; offset?: 
     const offset = p.offset ?? Math.floor(parseImagePackage(target).body.length / 2);
     if (offset >= target.length) throw new RigError('infra-error', 'bad-params', `offset ${offset} is past the image's ${target.length} bytes`);
     target[offset] = target[offset]! ^ 0x55;
-    context.run.addArtefact(p.artefact, source.kind, images, source.signer ?? null);
+    context.run.addArtefact(p.artefact, source.kind, images, source.signer && source.signerThumbprint ? { subject: source.signer, thumbprint: source.signerThumbprint } : null);
   },
 });

@@ -33,7 +33,7 @@ export const recoverStep = defineStep<{ osVersion: string; securityVersion?: num
     const set = buildRecoveryImageSet({ osVersion: p.osVersion, securityVersion, keystorePem: keystoreBodyFor(keys, true) }, signer);
     const dir = join(context.run.services.workDir, `recovery-${p.osVersion}`);
     saveRecoveryImageSet(dir, set);
-    context.run.addArtefact(`recovery-${p.osVersion}`, 'recovery-set', set.files.map((f) => f.bytes), signer.subject);
+    context.run.addArtefact(`recovery-${p.osVersion}`, 'recovery-set', set.files.map((f) => f.bytes), signer);
     let capability: Buffer | undefined;
     if (p.withCapability?.length) {
       const deviceId = context.board.identity.deviceId;

@@ -44,7 +44,7 @@ export function runRecord(id: string, overrides: Partial<RunRecord> = {}, stepCo
       board: { id: 'board-01', driver: 'emulated', deviceId: 'ab'.repeat(64), usbSerial: null },
       osVersionBefore: '24.07',
       osVersionAfter: '24.10',
-      artefacts: [{ name: 'app.imagepackage', digest: 'sha256:' + 'cd'.repeat(32), bytes: 4096, kind: 'image', signer: 'development-app' }],
+      artefacts: [{ name: 'app.imagepackage', digest: 'sha256:' + 'cd'.repeat(32), bytes: 4096, kind: 'image', signer: 'CN=sphere-rig development-app', signerThumbprint: '1f'.repeat(20) }],
     },
     console: Array.from({ length: consoleCount }, (_, i) => ({ seq: i + 1, timestamp: 1_740_823_200_000 + i, text: `console line ${i + 1}` })),
     errorReports: [{ category: 'AppCrash', count: 1 }],
