@@ -2,6 +2,8 @@
  * The JSON the daemon's public API and event stream send (docs/daemon-api.yaml,
  * src/daemon/stream-protocol.ts), written out again on purpose: the dashboard
  * depends on the documented wire format, never on the daemon's modules.
+ * test/dashboard/api-types-contract.ts checks, at type-check time, that what
+ * the daemon's own types say it sends still fits these.
  */
 export type Verdict = 'passed' | 'test-failed' | 'device-fault' | 'infra-error' | 'timeout' | 'cancelled' | 'not-applicable';
 export const VERDICTS: readonly Verdict[] = ['passed', 'test-failed', 'device-fault', 'infra-error', 'timeout', 'cancelled', 'not-applicable'];

@@ -1,0 +1,44 @@
+import type * as Page from '../../src/dashboard/api-types.js';
+import type { DaemonEventPayloads } from '../../src/daemon/daemon-event.js';
+import type * as Server from '../../src/scenario/run-record.js';
+import type { Verdict } from '../../src/scenario/verdict.js';
+import type { BoardState } from '../../src/device/board.js';
+
+/**
+ * The dashboard is compiled on its own (browser types, no bundler), so it keeps
+ * its own copy of the API's types in src/dashboard/api-types.ts. This file, type
+ * checked by `npm test` and never run, holds that copy to the daemon's types:
+ * whatever the daemon sends must be something the page's types accept. A change
+ * on either side that breaks that fails the type check here, naming the type.
+ */
+type Accepts<PageType, ServerType> = [ServerType] extends [PageType] ? true : false;
+
+export const apiTypesContract: {
+  verdict: Accepts<Page.Verdict, Verdict>;
+  verdictBack: Accepts<Verdict, Page.Verdict>;
+  runStatus: Accepts<Page.RunStatus, Server.RunStatus>;
+  boardState: Accepts<Page.BoardState, BoardState>;
+  measurement: Accepts<Page.Measurement, Server.Measurement>;
+  stepRecord: Accepts<Page.StepRecord, Server.StepRecord>;
+  artefact: Accepts<Page.Artefact, Server.Artefact>;
+  provenance: Accepts<Page.Provenance, Server.Provenance>;
+  runRecord: Accepts<Page.RunRecord, Server.RunRecord>;
+  eventTypes: Accepts<keyof Page.EventPayloads, keyof DaemonEventPayloads>;
+  eventTypesBack: Accepts<keyof DaemonEventPayloads, keyof Page.EventPayloads>;
+  stepProgress: Accepts<Page.EventPayloads['step.progress'], DaemonEventPayloads['step.progress']>;
+  stepEnded: Accepts<Page.EventPayloads['step.ended'], DaemonEventPayloads['step.ended']>;
+} = {
+  verdict: true,
+  verdictBack: true,
+  runStatus: true,
+  boardState: true,
+  measurement: true,
+  stepRecord: true,
+  artefact: true,
+  provenance: true,
+  runRecord: true,
+  eventTypes: true,
+  eventTypesBack: true,
+  stepProgress: true,
+  stepEnded: true,
+};
