@@ -172,6 +172,27 @@ describe('local DAA service: concurrent attestations and group commit', function
     expect(entry!.reasons.map((r) => r.code)).to.deep.equal(['device-revoked']);
   });
 
+  it('answers an attestation whose commit fails on the storage thread with that error, and issues nothing', async () => {
+    await open({ commitDelayMs: 60_000 });
+    const { device, tenant } = await claimed();
+    const waiting = attest(device, tenant);
+    // Another process removes the tenant CA that signed it: the certificate row's foreign key fails at commit.
+    const writer = openSqlite(join(dir, DAA_DATABASE_FILE));
+    writer.pragma('foreign_keys = OFF');
+    writer.prepare('DELETE FROM authorities WHERE id = ?').run(service.pki.activeTenantAuthority(tenant)!.id);
+    writer.close();
+    const failed = waiting.then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    await service.close();
+    const error = await failed;
+    expect(error?.message).to.match(/FOREIGN KEY/i);
+    expect(error?.code).to.match(/^SQLITE_CONSTRAINT/);
+    expect(count('SELECT COUNT(*) AS n FROM certificates')).to.equal(0);
+    expect(count('SELECT COUNT(*) AS n FROM audit')).to.equal(0);
+  });
+
   it('refuses at commit an attestation whose key another process certified while it waited', async () => {
     await open({ commitDelayMs: 60_000 });
     const { device, tenant } = await claimed();
