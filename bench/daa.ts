@@ -19,12 +19,15 @@
  * the whole result object, which the service still builds.
  *
  * The ceiling is the best of several rounds, before and after the run: machine
- * noise can only lower the ratio. It is measured on one thread, and the service
- * does its ECDSA work on one thread (its event loop); its SQLite commits run on
- * the service's storage thread. So the bench also prints each thread's CPU time
- * per attestation (Linux), the other threads' share (the storage thread, GC
- * helpers), and the service thread's CPU cost in verify+sign pairs, which
- * other processes' load on this shared machine distorts less than the rate.
+ * noise can only lower the ratio. It is measured on one thread, as the issue
+ * defines it; the service itself spreads its work: parsing, appraisal and
+ * bookkeeping on its event loop, the ECDSA verify and sign on libuv's
+ * threadpool, SQLite commits on its storage thread, so on this 2-vCPU machine
+ * it uses both cores (beside the device thread). The bench therefore also
+ * prints the ceiling on all cores (the same pairs on the threadpool) and the
+ * ratio to it, each thread's CPU time per attestation (Linux), and all the
+ * process's CPU per attestation: with both cores busy, that total is what
+ * bounds the rate.
  *   node --import tsx bench/daa.ts [--devices 100] [--seconds 5] [--http] [--commit-items N] [--commit-delay MS]
  * With --http the devices talk to the service over loopback HTTP instead (the
  * HTTP client then runs on the service's thread too: a much lower rate); the
@@ -32,12 +35,13 @@
  */
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { startDaaServer } from '../src/daa/daa-server.js';
+import { signOnThreadpool, verifyOnThreadpool } from '../src/daa/threadpool-ecdsa.js';
 import { DaaService } from '../src/daa/daa-service.js';
 import type { AttestationResult, SessionGrant } from '../src/daa/protocol.js';
 import type { DeviceAnswer, DeviceRequest } from './daa-devices.js';
@@ -69,6 +73,30 @@ function cryptoCeiling(rounds = 3, perRound = 1000): number {
       verify('sha256', data, { key: keys.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
       sign('sha256', data, keys.privateKey);
     }
+    best = Math.max(best, perRound / ((performance.now() - start) / 1000));
+  }
+  return best;
+}
+
+/**
+ * Verify + sign pairs per second with every core: the same pairs on libuv's
+ * threadpool (where the service runs its ECDSA), 64 in flight. Best of `rounds`.
+ */
+async function cryptoCeilingAllCores(rounds = 2, perRound = 4000): Promise<number> {
+  const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const data = Buffer.alloc(700, 7);
+  const signature = sign('sha256', data, { key: keys.privateKey, dsaEncoding: 'ieee-p1363' });
+  const pair = async () => {
+    await verifyOnThreadpool(data, keys.publicKey, signature, 'ieee-p1363');
+    await signOnThreadpool(data, keys.privateKey);
+  };
+  let best = 0;
+  for (let round = 0; round < rounds; round++) {
+    let next = 0;
+    const start = performance.now();
+    await Promise.all(Array.from({ length: 64 }, async () => {
+      while (next++ < perRound) await pair();
+    }));
     best = Math.max(best, perRound / ((performance.now() - start) / 1000));
   }
   return best;
@@ -162,6 +190,7 @@ try {
   await server?.close();
   const ceilingAfter = cryptoCeiling();
   const ceiling = Math.max(ceilingBefore, ceilingAfter);
+  const ceilingAllCores = await cryptoCeilingAllCores();
   const rate = report.count / report.elapsedS;
   const ratio = rate / ceiling;
   const refusals = Object.entries(report.refusals).map(([code, n]) => `${code} ${n}`).join(', ');
@@ -177,13 +206,14 @@ try {
   console.log(`device thread        CPU ${perAttestation(report.cpuMs)} per attestation`);
   const allThreads = (processCpu.user + processCpu.system) / 1000;
   const others = cpu === undefined || report.cpuMs === undefined ? undefined : allThreads - cpu - report.cpuMs;
-  console.log(`other threads        CPU ${perAttestation(others)} per attestation (the service's storage thread, GC helpers); all threads ${perAttestation(allThreads)}`);
-  if (cpu !== undefined) {
-    const pairs = (cpu / attestations) * (ceiling / 1000);
-    console.log(`service CPU          ${pairs.toFixed(2)} verify+sign pairs per attestation (ratio if CPU were the only limit: ${(1 / pairs).toFixed(2)})`);
-  }
+  console.log(`other threads        CPU ${perAttestation(others)} per attestation (threadpool ECDSA, the storage thread, GC helpers)`);
+  // With every core busy, the process's CPU per attestation bounds the rate, however the work is spread.
+  const cores = availableParallelism();
+  const bound = (cores * 1_000_000) / ((allThreads / attestations) * 1000);
+  console.log(`all threads          CPU ${perAttestation(allThreads)} per attestation: ${cores} cores allow at most ${bound.toFixed(0)}/s (ratio ${(bound / ceiling).toFixed(2)})`);
   console.log(`latency              p50 ${report.p50.toFixed(2)} ms, p99 ${report.p99.toFixed(2)} ms`);
   console.log(`crypto ceiling       ${ceiling.toFixed(0)} /s (one ECDSA P-256 verify + one sign, one thread; best of before ${ceilingBefore.toFixed(0)}, after ${ceilingAfter.toFixed(0)})`);
+  console.log(`  on all cores       ${ceilingAllCores.toFixed(0)} /s (the same pairs on the threadpool, as the service runs them): ratio ${(rate / ceilingAllCores).toFixed(2)}`);
   console.log(`ratio                ${ratio.toFixed(2)} of the ceiling; target >= ${TARGET_RATIO}: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'}`);
 } finally {
   await service.close();

@@ -74,6 +74,8 @@ export class AttestationVerifier {
   readonly #commits: GroupCommit<AttestationWrite, AttestationWriteResult>;
   readonly #cache: AppraisalCache;
   readonly #pending = new PendingAttestations();
+  /** Attestations submitted and not yet queued for their commit (their crypto is on the threadpool). */
+  readonly #appraising = new Set<Promise<void>>();
   #sessionsCreated = 0;
 
   constructor(commits: GroupCommit<AttestationWrite, AttestationWriteResult>, cache: AppraisalCache, pki: LocalPki, options: VerifierOptions) {
@@ -112,8 +114,35 @@ export class AttestationVerifier {
     if (body.kind === 'malformed') return refuse([refusal('body-malformed', body.detail)]);
     const evidence = evidenceOf(body.value);
     if (typeof evidence !== 'string') return refuse([refusal('body-malformed', evidence.problem)]);
+    const queued = this.#appraiseAndQueue(now, session, evidence);
+    // Until it has reached its group commit (or failed), close() waits for it: see appraised().
+    const reached = queued.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#appraising.add(reached);
+    void reached.then(() => this.#appraising.delete(reached));
+    return queued.then((outcome) => outcome.committed);
+  }
 
-    const token = checkEvidenceToken(evidence);
+  /** Resolves once every attestation submitted so far has been appraised and queued for its commit (see DaaService.close). */
+  async appraised(): Promise<void> {
+    while (this.#appraising.size > 0) await Promise.all(this.#appraising);
+  }
+
+  /**
+   * Appraisal proper. The signature check and the certificate's signature run
+   * on the threadpool; everything between them runs in one turn. Resolves once
+   * the outcome is queued for its group commit, with the promise of that commit
+   * (wrapped, so that the two moments stay apart).
+   */
+  async #appraiseAndQueue(now: number, session: Session, evidence: string): Promise<{ committed: Promise<AttestationResult> }> {
+    const refuse = (reasons: RefusalReason[], deviceId: string | null = session.deviceId, tenant: string | null = null, evidenceSha256?: string) => ({
+      committed: this.#refuse(now, session.id, deviceId, tenant, reasons, evidenceSha256),
+    });
+    const token = await checkEvidenceToken(evidence);
+    // A later turn than the submission's: what appraisal reads may have changed meanwhile.
+    this.#cache.refresh();
     if (!token.ok) return refuse([token.reason]);
     const { claims } = token;
     const evidenceSha256 = token.sha256.toString('hex');
@@ -150,13 +179,21 @@ export class AttestationVerifier {
     const loaded = this.#pki.load(authority.id);
     const notBefore = Math.floor(now / 1000) * 1000;
     const notAfter = notBefore + this.#options.certificateLifetimeMs;
-    const certificate = issueDeviceCertificate(loaded.issuer, {
-      deviceId,
-      spki: key.spki,
-      evidenceSha256: token.sha256,
-      notBefore: new Date(notBefore),
-      notAfter: new Date(notAfter),
-    });
+    // Pending from here: the attestations appraised while this one is signed and committed see its key and boot count.
+    this.#pending.add(key.sha256, deviceId, claims.bootcount);
+    let certificate: Awaited<ReturnType<typeof issueDeviceCertificate>>;
+    try {
+      certificate = await issueDeviceCertificate(loaded.issuer, {
+        deviceId,
+        spki: key.spki,
+        evidenceSha256: token.sha256,
+        notBefore: new Date(notBefore),
+        notAfter: new Date(notAfter),
+      });
+    } catch (error) {
+      this.#pending.settle(key.sha256, deviceId);
+      throw error;
+    }
     const result: AffirmingResult = {
       verdict: 'affirming',
       sessionId: session.id,
@@ -180,8 +217,7 @@ export class AttestationVerifier {
       evidenceSha256,
       certificate: { serialNumber: certificate.serialNumber, der: certificate.der, notBefore, notAfter },
     };
-    this.#pending.add(key.sha256, deviceId, claims.bootcount);
-    return this.#commits.enqueue({ kind: 'affirmation', record }).then(
+    const committed = this.#commits.enqueue({ kind: 'affirmation', record }).then(
       (written): AttestationResult => {
         this.#pending.settle(key.sha256, deviceId);
         if (written.recorded) {
@@ -199,6 +235,7 @@ export class AttestationVerifier {
         throw error;
       },
     );
+    return { committed };
   }
 
   /** Whether a session exists and was used (undefined: unknown); for tests and diagnostics. */

@@ -144,6 +144,8 @@ export class DaaService {
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
       try {
+        // Attestations still being appraised reach the commit queue first: their answers follow too.
+        await this.verifier.appraised();
         await this.#commits.close();
       } finally {
         await this.#store.close();

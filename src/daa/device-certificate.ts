@@ -1,4 +1,4 @@
-import { createHash, sign, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { EXTENDED_KEY_USAGE_OIDS } from '../pki/key-usage.js';
 import {
   bitString,
@@ -17,6 +17,7 @@ import {
 import { nextCertificateSerial } from './certificate-serial.js';
 import { DeviceTbsTemplate } from './device-certificate-template.js';
 import { EVIDENCE_EXTENSION_OID } from './protocol.js';
+import { signOnThreadpool } from './threadpool-ecdsa.js';
 
 /**
  * Issues the one certificate profile of device authentication, encoded directly
@@ -69,10 +70,11 @@ const BASIC_CONSTRAINTS_LEAF = extension(OID.basicConstraints, true, sequence())
 const KEY_USAGE_DIGITAL_SIGNATURE = extension(OID.keyUsage, true, bitString(Buffer.from([0x80]), 7));
 const EXTENDED_KEY_USAGE_CLIENT_AUTH = extension(OID.extKeyUsage, false, sequence(objectIdentifier(EXTENDED_KEY_USAGE_OIDS.clientAuth)));
 
-export function issueDeviceCertificate(issuer: DeviceCertificateIssuer, request: DeviceCertificateRequest): IssuedDeviceCertificate {
+/** Signs on the threadpool (threadpool-ecdsa.ts). */
+export async function issueDeviceCertificate(issuer: DeviceCertificateIssuer, request: DeviceCertificateRequest): Promise<IssuedDeviceCertificate> {
   const serialNumber = nextCertificateSerial();
   const tbs = templateFor(issuer)?.fill(serialNumber, request) ?? encodeDeviceTbs(issuer, request, serialNumber);
-  const signature = sign('sha256', tbs, issuer.privateKey);
+  const signature = await signOnThreadpool(tbs, issuer.privateKey);
   const der = sequence(tbs, SIGNATURE_ALGORITHM, bitString(signature));
   return { der, pem: certificatePem(der), serialNumber };
 }

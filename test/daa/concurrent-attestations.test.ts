@@ -161,6 +161,7 @@ describe('local DAA service: concurrent attestations and group commit', function
     await open({ commitDelayMs: 60_000 });
     const { device, tenant } = await claimed();
     const waiting = attest(device, tenant);
+    await service.verifier.appraised(); // appraised and signed: it waits for its commit now
     other = await DaaService.open({ stateDir: dir });
     other.revokeDevice(device.deviceId, 'stolen');
     await service.close();
@@ -176,6 +177,7 @@ describe('local DAA service: concurrent attestations and group commit', function
     await open({ commitDelayMs: 60_000 });
     const { device, tenant } = await claimed();
     const waiting = attest(device, tenant);
+    await service.verifier.appraised(); // appraised and signed: it waits for its commit now
     // Another process removes the tenant CA that signed it: the certificate row's foreign key fails at commit.
     const writer = openSqlite(join(dir, DAA_DATABASE_FILE));
     writer.pragma('foreign_keys = OFF');
@@ -198,6 +200,7 @@ describe('local DAA service: concurrent attestations and group commit', function
     const { device, tenant } = await claimed();
     const key = generateSigningKeyPair().publicKey;
     const waiting = attest(device, tenant, key);
+    await service.verifier.appraised(); // appraised and signed: it waits for its commit now
     const keySha256 = createHash('sha256').update(exportPublicKeyDer(key)).digest('hex');
     const writer = openSqlite(join(dir, DAA_DATABASE_FILE));
     const authority = service.pki.activeTenantAuthority(tenant)!;

@@ -40,12 +40,12 @@ describe('local DAA service: device certificate encoding, serials and schema', f
     }
     // Dates from 2050 are GeneralizedTime, of another length: the template declines, the reference encoder takes over.
     expect(template!.fill(nextCertificateSerial(), request(Date.UTC(2050, 0, 2)))).to.equal(undefined);
-    const late = issueDeviceCertificate(issuer, request(Date.UTC(2050, 0, 2)));
+    const late = await issueDeviceCertificate(issuer, request(Date.UTC(2050, 0, 2)));
     const parsed = Certificate.fromDer(late.der);
     expect(parsed.notBefore.getUTCFullYear()).to.equal(2050);
     expect(parsed.isIssuedBy(ca.cert)).to.equal(true);
     // The PEM is the one the PKI module writes.
-    const issued = issueDeviceCertificate(issuer, request(Date.now()));
+    const issued = await issueDeviceCertificate(issuer, request(Date.now()));
     expect(issued.pem).to.equal(toCertificatePem(issued.der));
     expect(parseCertificates(issued.pem)[0]!.isIssuedBy(ca.cert)).to.equal(true);
   });
