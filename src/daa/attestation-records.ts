@@ -7,13 +7,13 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
  * the connection that commits (the storage thread's, or the service's own for
  * an in-memory database): plain data, so that it can cross to another thread.
  *
- * An affirmation updates the device row only if the device is still not
- * revoked and no higher boot count was recorded, and inserts the certificate,
- * whose key's UNIQUE constraint holds against every certificate committed
- * before, by this process or another. The appraisal cannot know either for
- * sure (the batch window, other processes), so a failure here is not an error
- * but a late refusal: the savepoint is undone and the refusal is recorded in
- * the same commit instead. Nothing is issued.
+ * An affirmation inserts the certificate, whose key's UNIQUE constraint holds
+ * against every certificate committed before, by this process or another, and
+ * updates the device row only if the device is still not revoked and no higher
+ * boot count was recorded. The appraisal cannot know either for sure (the
+ * batch window, other processes), so a failure here is not an error but a late
+ * refusal: what was written is taken back and the refusal is recorded in the
+ * same commit instead. Nothing is issued.
  */
 export interface AffirmationRecord {
   now: number;
@@ -34,12 +34,11 @@ export type AttestationWriteResult = { recorded: true } | { recorded: false; rea
 
 export class AttestationRecords {
   readonly #audit: AuditLog;
-  readonly #statements: Record<'insertCertificate' | 'deviceAttested' | 'device', SqliteStatement>;
-  readonly #recordAffirmation: (record: AffirmationRecord) => void;
+  readonly #statements: Record<'insertCertificate' | 'deviceAttested' | 'deleteCertificate' | 'device', SqliteStatement>;
 
   constructor(db: SqliteDatabase) {
     this.#audit = new AuditLog(db);
-    const statements = (this.#statements = {
+    this.#statements = {
       insertCertificate: db.prepare(
         `INSERT INTO certificates (serial, device_id, tenant_id, authority_id, key_sha256, evidence_sha256, not_before, not_after, issued_at, der)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -47,15 +46,9 @@ export class AttestationRecords {
       deviceAttested: db.prepare(
         'UPDATE devices SET last_boot_count = ?, last_attested_at = ? WHERE id = ? AND revoked_at IS NULL AND (last_boot_count IS NULL OR last_boot_count <= ?)',
       ),
+      deleteCertificate: db.prepare('DELETE FROM certificates WHERE serial = ?'),
       device: db.prepare('SELECT revoked_at, last_boot_count FROM devices WHERE id = ?'),
-    });
-    // A savepoint of its own, inside the item's: a late refusal undoes these writes and keeps its audit entry.
-    this.#recordAffirmation = db.transaction((r: AffirmationRecord) => {
-      if (statements.deviceAttested.run(r.bootCount, r.now, r.deviceId, r.bootCount).changes === 0) throw new LateRefusal(this.#deviceRowRefusal(r.deviceId));
-      const { certificate } = r;
-      statements.insertCertificate.run(certificate.serialNumber, r.deviceId, r.tenantId, r.authorityId, r.keySha256, r.evidenceSha256, certificate.notBefore, certificate.notAfter, r.now, asBuffer(certificate.der));
-      this.#audit.record({ at: r.now, sessionId: r.sessionId, deviceId: r.deviceId, tenant: r.tenantId, verdict: 'affirming', reasons: [], certificateSerial: certificate.serialNumber, evidenceSha256: r.evidenceSha256 });
-    });
+    };
   }
 
   write(item: AttestationWrite): AttestationWriteResult {
@@ -64,15 +57,26 @@ export class AttestationRecords {
       return { recorded: true };
     }
     const r = item.record;
+    const { certificate } = r;
+    let reason: RefusalReason | undefined;
+    // The certificate first: a key certified before fails its UNIQUE constraint, and a failed statement writes nothing.
     try {
-      this.#recordAffirmation(r);
-      return { recorded: true };
+      this.#statements.insertCertificate.run(certificate.serialNumber, r.deviceId, r.tenantId, r.authorityId, r.keySha256, r.evidenceSha256, certificate.notBefore, certificate.notAfter, r.now, asBuffer(certificate.der));
     } catch (error) {
-      const reason = error instanceof LateRefusal ? error.reason : keyTaken(error) ? refusal('certificate-key-reused', 'the key already has a certificate') : undefined;
-      if (!reason) throw error;
+      if (!keyTaken(error)) throw error;
+      reason = refusal('certificate-key-reused', 'the key already has a certificate');
+    }
+    if (!reason && this.#statements.deviceAttested.run(r.bootCount, r.now, r.deviceId, r.bootCount).changes === 0) {
+      // The device row no longer takes it: take the certificate back (any other failure undoes the item's savepoint).
+      this.#statements.deleteCertificate.run(certificate.serialNumber);
+      reason = this.#deviceRowRefusal(r.deviceId);
+    }
+    if (reason) {
       this.#audit.record({ at: r.now, sessionId: r.sessionId, deviceId: r.deviceId, tenant: r.tenantId, verdict: 'refused', reasons: [reason], evidenceSha256: r.evidenceSha256 });
       return { recorded: false, reasons: [reason] };
     }
+    this.#audit.record({ at: r.now, sessionId: r.sessionId, deviceId: r.deviceId, tenant: r.tenantId, verdict: 'affirming', reasons: [], certificateSerial: certificate.serialNumber, evidenceSha256: r.evidenceSha256 });
+    return { recorded: true };
   }
 
   /** Why the device row refused an attestation at commit: what changed since its appraisal. */
@@ -80,13 +84,6 @@ export class AttestationRecords {
     const row = this.#statements.device.get(deviceId) as { revoked_at: number | null; last_boot_count: number | null } | undefined;
     if (!row || row.revoked_at !== null) return refusal('device-revoked', 'the device was revoked while its attestation was being recorded');
     return refusal('bootcount-regressed', `a boot count of ${row.last_boot_count ?? 0} was recorded while this attestation was being recorded`);
-  }
-}
-
-/** The device row no longer takes the attestation. */
-class LateRefusal extends Error {
-  constructor(readonly reason: RefusalReason) {
-    super(reason.code);
   }
 }
 
