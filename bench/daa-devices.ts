@@ -19,13 +19,13 @@
 import { createECDH, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { AttestationResult, SessionGrant } from '../src/daa/protocol.js';
+import { deviceAnswer, type DeviceAnswer, type DeviceRequest } from './daa-device-messages.js';
 import { threadCpuMs } from './daa-thread-cpu.js';
 
-export type DeviceRequest = { kind: 'session'; deviceId: string } | { kind: 'evidence'; sessionId: string; evidence: string };
-/** What the service side sends back for a request: the grant, or the result's verdict with the certificate or the refusal codes. */
-export type DeviceAnswer = SessionGrant | { verdict: AttestationResult['verdict']; certificatePem?: string; refusals?: string[] };
 
-const { deviceCount, tenant, componentId, imageSha256, keysNeeded } = workerData as {
+const { deviceCount, tenant, componentId, imageSha256, keysNeeded, serviceUrl } = workerData as {
+  /** Set with --http: the devices ask the service over loopback HTTP themselves. */
+  serviceUrl?: string;
   deviceCount: number;
   tenant: string;
   componentId: string;
@@ -57,7 +57,21 @@ const pending = new Map<number, (answer: DeviceAnswer) => void>();
 let nextId = 1;
 const REQUESTS_PER_MESSAGE = 16;
 let outbox: Array<{ id: number; request: DeviceRequest }> = [];
+async function askOverHttp(request: DeviceRequest): Promise<DeviceAnswer> {
+  const path = request.kind === 'session' ? '/sessions' : `/sessions/${request.sessionId}/evidence`;
+  const body = request.kind === 'session' ? { deviceId: request.deviceId } : { evidence: request.evidence };
+  const response = await fetch(`${serviceUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const result = (await response.json()) as SessionGrant | AttestationResult;
+  if ('verdict' in result) return deviceAnswer(result);
+  // A refusal comes with a 4xx and its verdict; anything else without one is the service failing.
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}: ${JSON.stringify(result).slice(0, 200)}`);
+  return result;
+}
+
 const ask = <T extends DeviceAnswer>(request: DeviceRequest): Promise<T> =>
+  serviceUrl ? (askOverHttp(request) as Promise<T>) : askThroughParent<T>(request);
+
+const askThroughParent = <T extends DeviceAnswer>(request: DeviceRequest): Promise<T> =>
   new Promise((resolve) => {
     const id = nextId++;
     pending.set(id, resolve as (answer: DeviceAnswer) => void);

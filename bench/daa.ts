@@ -29,8 +29,8 @@
  * process's CPU per attestation: with both cores busy, that total is what
  * bounds the rate.
  *   node --import tsx bench/daa.ts [--devices 100] [--seconds 5] [--http] [--commit-items N] [--commit-delay MS]
- * With --http the devices talk to the service over loopback HTTP instead (the
- * HTTP client then runs on the service's thread too: a much lower rate); the
+ * With --http the devices talk to the service over loopback HTTP instead (their
+ * thread is the HTTP client; the service thread serves the requests); the
  * --commit-* options override the service's group-commit policy.
  */
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
@@ -44,7 +44,7 @@ import { startDaaServer } from '../src/daa/daa-server.js';
 import { signOnThreadpool, verifyOnThreadpool } from '../src/daa/threadpool-ecdsa.js';
 import { DaaService } from '../src/daa/daa-service.js';
 import type { AttestationResult, SessionGrant } from '../src/daa/protocol.js';
-import type { DeviceAnswer, DeviceRequest } from './daa-devices.js';
+import { deviceAnswer, type DeviceAnswer, type DeviceRequest } from './daa-device-messages.js';
 import { threadCpuMs } from './daa-thread-cpu.js';
 
 const { values } = parseArgs({
@@ -125,25 +125,19 @@ try {
   const imageSha256 = 'ab'.repeat(32);
   service.setReferenceValues(tenant.id, { components: [{ componentId, required: true, minimumSecurityVersion: 1, trustedImageHashes: [imageSha256] }] });
 
+  // Over HTTP, the devices' thread is the HTTP client: the service thread serves, as it would real devices.
+  const server = values.http ? await startDaaServer({ service }) : undefined;
   // Worker threads do not inherit tsx's loader: the worker registers it, then loads the device code.
   const devicesModule = new URL('./daa-devices.ts', import.meta.url).href;
   const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(devicesModule)}); });`, {
     eval: true,
     // One fresh certificate key per attestation, made before the run: more than this machine can attest.
-    workerData: { deviceCount, tenant: tenant.id, componentId, imageSha256, keysNeeded: Math.ceil(seconds * 8000) },
+    workerData: { deviceCount, tenant: tenant.id, componentId, imageSha256, keysNeeded: Math.ceil(seconds * 8000), serviceUrl: server?.url },
   });
   const workerFailed = new Promise<never>((_, reject) => worker.once('error', reject));
   const deviceIds = await Promise.race([new Promise<string[]>((resolve) => worker.once('message', (message: { deviceIds: string[] }) => resolve(message.deviceIds))), workerFailed]);
   for (const id of deviceIds) service.claimDevice(tenant.id, id);
 
-  const server = values.http ? await startDaaServer({ service }) : undefined;
-  const call = async (message: DeviceRequest): Promise<SessionGrant | AttestationResult> => {
-    if (!server) return message.kind === 'session' ? service.createSession({ deviceId: message.deviceId }) : service.submitEvidence(message.sessionId, { kind: 'json', value: { evidence: message.evidence } });
-    const path = message.kind === 'session' ? '/sessions' : `/sessions/${message.sessionId}/evidence`;
-    const body = message.kind === 'session' ? { deviceId: message.deviceId } : { evidence: message.evidence };
-    const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return (await response.json()) as SessionGrant | AttestationResult;
-  };
   let serviceError: unknown;
   // Answers go back in one message per event-loop turn, or sooner once a few have gathered:
   // a device waiting for its nonce must not wait for every evidence of the same message.
@@ -162,13 +156,11 @@ try {
   worker.on('message', (message: { requests?: Array<{ id: number; request: DeviceRequest }> }) => {
     const requests = message.requests ?? [];
     // Sessions first (cheap, and their devices have signing to do), then the evidence.
-    for (const { id, request } of requests) {
-      if (request.kind !== 'session') continue;
-      if (server) call(request).then((result) => answer(id, result), failed);
-      else answer(id, service.createSession({ deviceId: request.deviceId }));
-    }
+    for (const { id, request } of requests) if (request.kind === 'session') answer(id, service.createSession({ deviceId: request.deviceId }));
     sendAnswers();
-    for (const { id, request } of requests) if (request.kind === 'evidence') call(request).then((result) => answer(id, result), failed);
+    for (const { id, request } of requests) {
+      if (request.kind === 'evidence') service.submitEvidence(request.sessionId, { kind: 'json', value: { evidence: request.evidence } }).then((result) => answer(id, result), failed);
+    }
   });
 
   const ceilingBefore = cryptoCeiling();
@@ -220,6 +212,3 @@ try {
   rmSync(stateDir, { recursive: true, force: true });
 }
 
-function deviceAnswer(result: AttestationResult): DeviceAnswer {
-  return result.verdict === 'affirming' ? { verdict: result.verdict, certificatePem: result.certificatePem } : { verdict: result.verdict, refusals: result.reasons.map((r) => r.code) };
-}
