@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RECOVERY_1BL_FILE, RECOVERY_MANIFEST_FILE, RECOVERY_RUNTIME_FILE } from '../../src/image/recovery-set-layout.js';
 import { RecoveryErrorCode } from '../../src/link/recovery-error-codes.js';
-import { CLI, disconnect, EmulatorProcess, type ConnectedBoard } from '../helpers/emulator-process.js';
+import { CLI, disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../helpers/emulator-process.js';
 import { runCli } from '../helpers/run-cli.js';
 
 /** `sphere-rig recovery build|inspect` and `sphere-rig recover`, run as a user (and CI) would. */
@@ -22,8 +22,7 @@ describe('sphere-rig recovery and recover commands', function () {
     emulator = await EmulatorProcess.start({ boards: 1 });
     keys = join(emulator.stateDir, 'keys');
     board = await emulator.connect(0);
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
   });
 
   after(async () => {

@@ -8,6 +8,7 @@ import { errorAnswer, HttpError, httpErrorHandler, notFoundHandler } from '../..
 import { InputError, RigError } from '../../src/util/failure.js';
 import { rawRequest, type RawRequest, type RawResponse } from './helpers/http-request.js';
 import { silentLogger } from './helpers/silent-logger.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const SUBMIT_SCHEMA = {
   type: 'object',
@@ -70,20 +71,9 @@ function plumbedApp(faults: unknown[]): express.Express {
   return app;
 }
 
-/** A deterministic PRNG, so a failing case can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function malformedRequests(count: number, seed: number): RawRequest[] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const json = { 'content-type': 'application/json' };
   const wrongValues: unknown[] = [42, -1, 1.5, true, null, [], {}, 'x'.repeat(200), ['a', 1], { nested: { deep: [] } }, '', '\u0000'];

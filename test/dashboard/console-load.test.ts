@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { CDPSession, Page } from 'playwright-core';
 import { ARTIFACTS, DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
 import { writeEmulatedRig } from './helpers/emulated-rig-file.js';
-import { RigDaemon } from './helpers/rig-daemon.js';
+import { DaemonProcess } from '../helpers/daemon-process.js';
 
 /**
  * Every board prints 20 console lines a second (an app with `repeatLog` every
@@ -51,14 +51,14 @@ async function heapAfterGc(cdp: CDPSession): Promise<number> {
 describe(`the rig page with ${BOARDS} boards each printing ${LINES_PER_SECOND} console lines a second${FULL ? '' : ' (short run; SPHERE_RIG_LOAD_TEST=1 for 50 boards over 2 minutes)'}`, function () {
   this.timeout(MEASURE_MS + 300_000);
   let stateDir: string;
-  let daemon: RigDaemon;
+  let daemon: DaemonProcess;
   let browser: DashboardBrowser;
   let page: Page;
 
   before(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-load-'));
     const rig = writeEmulatedRig(stateDir, BOARDS);
-    [daemon, browser] = await Promise.all([RigDaemon.start({ rig, stateDir: join(stateDir, 'state'), scenarioDirs: [SCENARIOS] }), DashboardBrowser.launch()]);
+    [daemon, browser] = await Promise.all([DaemonProcess.start({ rig, stateDir: join(stateDir, 'state'), scenarios: [SCENARIOS] }), DashboardBrowser.launch()]);
     const runs = await daemon.submit({ scenario: 'console-ticker', tags: ['emulated'] });
     expect(runs).to.have.length(BOARDS);
     for (const id of runs) expect((await daemon.waitForRun(id)).verdict).to.equal('passed');

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { CuttableProxy } from './helpers/cuttable-proxy.js';
 import { DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
-import { RigDaemon } from './helpers/rig-daemon.js';
+import { DaemonProcess } from '../helpers/daemon-process.js';
 
 const RIG = fileURLToPath(new URL('./fixtures/qa-rig.yaml', import.meta.url));
 const SCENARIO_DIRS = [fileURLToPath(new URL('../daemon/fixtures/scenarios/', import.meta.url)), fileURLToPath(new URL('./fixtures/scenarios/', import.meta.url))];
@@ -30,13 +30,13 @@ async function dismissToasts(page: Page): Promise<void> {
 describe('the QA dashboard, in Chromium, against a real daemon with emulated boards', function () {
   this.timeout(120_000);
   let stateDir: string;
-  let daemon: RigDaemon;
+  let daemon: DaemonProcess;
   let browser: DashboardBrowser;
   let page: Page;
 
   before(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-dashboard-'));
-    [daemon, browser] = await Promise.all([RigDaemon.start({ rig: RIG, stateDir, scenarioDirs: SCENARIO_DIRS }), DashboardBrowser.launch()]);
+    [daemon, browser] = await Promise.all([DaemonProcess.start({ rig: RIG, stateDir, scenarios: SCENARIO_DIRS }), DashboardBrowser.launch()]);
     page = await browser.open(daemon.url, daemon.token);
   });
 

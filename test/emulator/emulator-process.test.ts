@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
-import { disconnect, EmulatorProcess, type ConnectedBoard } from '../helpers/emulator-process.js';
+import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../helpers/emulator-process.js';
 import { runCli } from '../helpers/run-cli.js';
 
 /** Sends raw lines to a control port and collects one reply per line. */
@@ -76,16 +76,14 @@ describe('the emulator program', function () {
     for (const id of [2, 3, 4, 5, 6, 7]) expect((byId.get(id)?.error as { code: string }).code, `request ${id}`).to.equal('invalid-params');
     expect(byId.get(10)).to.deep.include({ ok: true });
     board = await emulator.connect(0);
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
   });
 
   it('stops cleanly on SIGINT and boots again from the same flash', async () => {
     emulator = await EmulatorProcess.start({ boards: 1 });
     const stateDir = emulator.stateDir;
     board = await emulator.connect(0);
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
     await disconnect(board);
     board = undefined;
     const exited = once(emulator.child, 'exit');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { disconnect, EmulatorProcess, type ConnectedBoard } from '../helpers/emulator-process.js';
+import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../helpers/emulator-process.js';
 import { b64, RigKeys } from '../helpers/rig-keys.js';
 
 const APP_ID = '5f3c2b1a-0e9d-4c8b-a7f6-e5d4c3b2a190';
@@ -22,8 +22,7 @@ describe('emulated board: app faults, hangs, clock and speed', function () {
   it('restarts a killed app as the OS does and reports the crash', async () => {
     await up();
     await board.control.request('timings', { healthWindowMs: 10, appRestartMs: 10 });
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
     const keys = await RigKeys.of(emulator.stateDir);
     await board.control.request('install', { images: b64([keys.app({ name: 'Victim', componentId: APP_ID })]) });
     await board.console.expect(`[OS] app ${APP_ID} update committed`, { timeoutMs: 10_000 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parseImagePackage, readImageFacts } from '../../src/image/image-package.js';
-import { disconnect, EmulatorProcess, type ConnectedBoard } from '../helpers/emulator-process.js';
+import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../helpers/emulator-process.js';
 import { b64, RigKeys } from '../helpers/rig-keys.js';
 
 /**
@@ -34,8 +34,7 @@ describe('emulated board: power cut at every flash operation', function () {
     keys = await RigKeys.of(emulator.stateDir);
     board = await emulator.connect(0);
     await board.control.request('timings', { healthWindowMs: 20, watchdogMs: 10, appRestartMs: 10 });
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
   });
 
   afterEach(async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ImageType } from '../../src/image/image-types.js';
-import { disconnect, EmulatorProcess, type ConnectedBoard } from '../helpers/emulator-process.js';
+import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../helpers/emulator-process.js';
 
 /** The stage lines of a cold boot, in the order the chain runs them. */
 const COLD_BOOT = [
@@ -53,8 +53,7 @@ describe('emulated board: secure boot through its pty console and control channe
   });
 
   it('boots the backup slot, and says so, when the active kernel is tampered with', async () => {
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
     await board.control.request('corrupt', { slot: 'active', imageType: ImageType.NormalWorldKernel });
     const since = board.console.mark();
     await board.control.request('reset', {});
@@ -67,8 +66,7 @@ describe('emulated board: secure boot through its pty console and control channe
   });
 
   it('stays in ROM waiting for recovery when both copies are bad', async () => {
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
     await board.control.request('corrupt', { slot: 'a', imageType: ImageType.NormalWorldKernel });
     await board.control.request('corrupt', { slot: 'b', imageType: ImageType.RootFs });
     const since = board.console.mark();

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ControlError } from '../../src/device/emulated/control-client.js';
-import { disconnect, EmulatorProcess, type ConnectedBoard } from '../helpers/emulator-process.js';
+import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../helpers/emulator-process.js';
 import { b64, RigKeys } from '../helpers/rig-keys.js';
 import { readFixture, TEST_APP } from '../helpers/fixtures.js';
 
@@ -27,8 +27,7 @@ describe('emulated board: updates, trial boots, rollback and anti-rollback', fun
     keys = await RigKeys.of(emulator.stateDir);
     board = await emulator.connect(0);
     await board.control.request('timings', { healthWindowMs: 50, watchdogMs: 20, appRestartMs: 10 });
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
   });
 
   afterEach(async () => {

@@ -6,18 +6,31 @@ import { createInterface } from 'node:readline';
 import { CLI } from './emulator-process.js';
 
 /** `sphere-rig up` as its own process, as a lab runs it; tests use its HTTP API and CLI. */
+export interface DaemonProcessOptions {
+  rig: string;
+  stateDir: string;
+  /** Extra scenario folders (--scenarios). */
+  scenarios?: string | string[];
+  /** 0 (default) picks a free port; restart() reuses the one picked. */
+  port?: number;
+}
+
+/** What waitForRun gives back: the run record, of which tests mostly read these. */
+export type FinishedRun = { status: string; verdict: string; reason: string | null } & Record<string, unknown>;
+
 export class DaemonProcess {
   private constructor(
+    readonly options: DaemonProcessOptions,
     readonly child: ChildProcess,
     readonly url: string,
-    readonly stateDir: string,
     readonly token: string,
     readonly stderr: string[],
   ) {}
 
-  static async start(options: { rig: string; stateDir: string; scenarios?: string }): Promise<DaemonProcess> {
-    const args = [CLI, 'up', '--rig', options.rig, '--state', options.stateDir, '--listen', '127.0.0.1:0'];
-    if (options.scenarios) args.push('--scenarios', options.scenarios);
+  static async start(options: DaemonProcessOptions): Promise<DaemonProcess> {
+    const args = [CLI, 'up', '--rig', options.rig, '--state', options.stateDir, '--listen', `127.0.0.1:${options.port ?? 0}`];
+    const scenarios = [options.scenarios ?? []].flat();
+    if (scenarios.length) args.push('--scenarios', ...scenarios);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPHERE_RIG_LOG_LEVEL: 'warn' } });
     const stderr: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
@@ -30,7 +43,27 @@ export class DaemonProcess {
       child.once('exit', (code) => reject(new Error(`daemon exited with ${String(code)}:\n${stderr.join('\n')}`)));
     });
     const token = readFileSync(join(options.stateDir, 'admin.token'), 'utf8').trim();
-    return new DaemonProcess(child, url, options.stateDir, token, stderr);
+    return new DaemonProcess(options, child, url, token, stderr);
+  }
+
+  get stateDir(): string {
+    return this.options.stateDir;
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  /** The same rig, state folder and port again (after `stop`, e.g. a SIGKILL). */
+  restart(): Promise<DaemonProcess> {
+    return DaemonProcess.start({ ...this.options, port: this.port });
+  }
+
+  /** Submits runs; their IDs. */
+  async submit(body: Record<string, unknown>): Promise<string[]> {
+    const { status, body: answer } = await this.request<{ runs: Array<{ id: string }> }>('POST', '/api/v1/runs', body);
+    if (status !== 201) throw new Error(`run not submitted (${status}): ${JSON.stringify(answer)}`);
+    return answer.runs.map((r) => r.id);
   }
 
   async request<T = unknown>(method: string, path: string, body?: unknown, token: string | null = this.token): Promise<{ status: number; body: T }> {
@@ -51,10 +84,10 @@ export class DaemonProcess {
   }
 
   /** Wait for a run to finish by following the run's events (no polling loop). */
-  async waitForRun(id: string, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  async waitForRun(id: string, timeoutMs = 120_000): Promise<FinishedRun> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const { body } = await this.request<Record<string, unknown>>('GET', `/api/v1/runs/${id}`);
+      const { body } = await this.request<FinishedRun>('GET', `/api/v1/runs/${id}`);
       if (body.status === 'finished') return body;
       if (Date.now() > deadline) throw new Error(`run ${id} did not finish in ${timeoutMs} ms: ${JSON.stringify(body)}`);
       await this.nextRunEvent(id, Math.max(1, deadline - Date.now()));

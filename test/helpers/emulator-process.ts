@@ -74,6 +74,12 @@ export class EmulatorProcess {
   }
 }
 
+/** Powers a connected board on and waits until its OS says its services are up. */
+export async function powerOnAndWaitForServices(board: ConnectedBoard): Promise<void> {
+  await board.control.request('power', { on: true });
+  await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+}
+
 export async function disconnect(board: ConnectedBoard | undefined): Promise<void> {
   if (!board) return;
   await board.control.close();

@@ -12,6 +12,7 @@ import {
 } from '../../src/image/asxipfs.js';
 import { FormatError } from '../../src/image/format-error.js';
 import { InputError } from '../../src/util/failure.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const FIXTURE = fileURLToPath(new URL('../../fixtures/azure-sphere/test_app.imagepackage', import.meta.url));
 const BODY_LENGTH = 28_672;
@@ -417,18 +418,7 @@ describe('ASXipFS', () => {
   describe('random mutations', function () {
     this.timeout(30_000);
 
-    // mulberry32: a tiny seeded PRNG, so a failing run can be replayed with ASXIPFS_FUZZ_SEED.
-    function prng(seed: number): () => number {
-      let state = seed >>> 0;
-      return () => {
-        state = (state + 0x6d2b79f5) >>> 0;
-        let t = state;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
-    }
-
+    // Seeded, so a failing run can be replayed with ASXIPFS_FUZZ_SEED.
     const seed = process.env.ASXIPFS_FUZZ_SEED !== undefined ? Number(process.env.ASXIPFS_FUZZ_SEED) : (Date.now() ^ (process.pid << 8)) >>> 0;
     const interesting = [0, 1, 3, 4, 0x3f, 0x40, 0xff, 0xfff, 0x1000, 0x7000, 0xffff, 0xffffff, 0x1000000, 0x7fffffff, 0x80000000, 0xffffffff];
 
@@ -465,7 +455,7 @@ describe('ASXipFS', () => {
     }
 
     function fuzz(name: string, original: Buffer, structureEnd: number, iterations: number): void {
-      const random = prng(seed ^ name.length);
+      const random = seededRandom(seed ^ name.length);
       let parsed = 0;
       for (let i = 0; i < iterations; i++) {
         const { bytes, what } = mutate(original, random, structureEnd);

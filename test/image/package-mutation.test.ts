@@ -7,18 +7,8 @@ import { inspectImage } from '../../src/image/image-inspection.js';
 import { parseImagePackage, readImageFacts } from '../../src/image/image-package.js';
 import { generateSigningKeyPair, signRaw } from '../../src/pki/signing-key.js';
 import { readFixture, TEST_APP } from '../helpers/fixtures.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
-/** Small seeded PRNG (mulberry32) so a failure names a reproducible seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(input: Buffer, random: () => number): Buffer {
   const pick = (n: number) => Math.floor(random() * n);
@@ -93,7 +83,7 @@ describe('image readers under random mutation', function () {
     ['a packed app', packed],
   ] as const) {
     it(`${name}: ${iterations} mutations either parse or throw FormatError`, () => {
-      const random = prng(seed);
+      const random = seededRandom(seed);
       const outcomes = { parsed: 0, rejected: 0 };
       for (let i = 0; i < iterations; i++) {
         const input = mutate(original, random);

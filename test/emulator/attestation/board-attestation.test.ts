@@ -9,7 +9,7 @@ import type { ReferenceValues } from '../../../src/daa/reference-values.js';
 import { EVIDENCE_EXTENSION_OID } from '../../../src/daa/protocol.js';
 import { BOOT_ORDER, SYSTEM_COMPONENT_IDS } from '../../../src/emulator/os-image-set.js';
 import { DaaFixture } from '../../daa/helpers/daa-fixture.js';
-import { disconnect, EmulatorProcess, type ConnectedBoard } from '../../helpers/emulator-process.js';
+import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../../helpers/emulator-process.js';
 import { b64, RigKeys } from '../../helpers/rig-keys.js';
 import { openssl, ScratchDir } from '../../pki/openssl.js';
 import { AttestingEmulator } from './attesting-emulator.js';
@@ -146,8 +146,7 @@ describe('emulated board: device authentication against the local DAA service', 
     await emulator.stop();
     emulator = await AttestingEmulator.start(stateDir, undefined);
     board = await emulator.connect(0);
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
     const auth = await deviceAuth();
     expect(auth.ready).to.equal(false);
     const error = (await board.control.request('attest', {}).catch((e: unknown) => e)) as ControlError;

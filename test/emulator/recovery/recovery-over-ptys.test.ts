@@ -17,7 +17,7 @@ import { RecoveryErrorCode } from '../../../src/link/recovery-error-codes.js';
 import { rawSignerFor } from '../../../src/pki/raw-signer.js';
 import { findSigningRole, generateSigningRoles, loadSigningRoles, type RoleKeys } from '../../../src/pki/signing-roles.js';
 import { writeFileAtomic } from '../../../src/util/atomic-file.js';
-import { CLI, disconnect, EmulatorProcess, type ConnectedBoard } from '../../helpers/emulator-process.js';
+import { CLI, disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../../helpers/emulator-process.js';
 
 /**
  * Recovery as the rig does it: the emulator runs as its own program, the host
@@ -100,8 +100,7 @@ describe('recovery through real ptys, emulator as its own program', function () 
     emulator = await EmulatorProcess.start({ boards: 1, baselineApp: true });
     roles = await loadSigningRoles(join(emulator.stateDir, 'keys'));
     board = await emulator.connect(0);
-    await board.control.request('power', { on: true });
-    await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+    await powerOnAndWaitForServices(board);
   });
 
   after(async () => {
