@@ -77,17 +77,21 @@ export class RunScheduler {
     for (const [boardId, queue] of this.#queues) {
       const index = queue.findIndex((q) => q.record.id === runId);
       if (index < 0) continue;
-      const { record } = queue.splice(index, 1)[0]!;
-      record.status = 'finished';
-      record.verdict = 'cancelled';
-      record.reason = 'cancelled before it started';
-      record.endedAt = new Date().toISOString();
-      this.options.persist(record);
-      this.options.observer?.runEnded?.(record);
-      log.info('cancelled queued run', { runId, boardId });
+      this.#cancelQueued(queue.splice(index, 1)[0]!.record, boardId, 'cancelled before it started');
       return true;
     }
     return false;
+  }
+
+  /** A run taken off its queue before it started ends cancelled, saved and announced. */
+  #cancelQueued(record: RunRecord, boardId: string, reason: string): void {
+    record.status = 'finished';
+    record.verdict = 'cancelled';
+    record.reason = reason;
+    record.endedAt = new Date().toISOString();
+    this.options.persist(record);
+    this.options.observer?.runEnded?.(record);
+    log.info('cancelled queued run', { runId: record.id, boardId });
   }
 
   runningOn(boardId: string): RunRecord | undefined {
@@ -106,7 +110,7 @@ export class RunScheduler {
   /** Stop taking runs, cancel what runs, wait for teardowns. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const queue of this.#queues.values()) for (const { record } of queue.splice(0)) this.cancel(record.id);
+    for (const [boardId, queue] of this.#queues) for (const { record } of queue.splice(0)) this.#cancelQueued(record, boardId, 'cancelled before it started: the daemon stopped');
     for (const { controller } of this.#running.values()) controller.abort(new RigError('cancelled', 'daemon-stopping', 'the daemon is stopping'));
     await Promise.allSettled([...this.#running.values()].map((r) => r.done));
   }
