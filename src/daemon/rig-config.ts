@@ -30,6 +30,7 @@ export interface RigConfig {
   name: string;
   description?: string;
   daemon: { listen: string };
+  /** `speed` defaults to fast. */
   emulator?: { boards: number; speed: 'fast' | 'real'; baselineApp?: boolean };
   daa?: { tenants: Array<{ name: string; developmentMode?: 'allowed' | 'forbidden' }> };
   boards: RigBoardConfig[];
@@ -102,7 +103,8 @@ export function parseRigConfig(text: string, source: string): RigConfig {
     throw new InputError('rig-unparseable', `${source}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (!validate(value)) throw new InputError('rig-invalid', describeAjvErrors(validate.errors, source));
-  const raw = value as Omit<RigConfig, 'source' | 'daemon' | 'boards'> & { daemon?: { listen?: string }; boards: Array<Partial<RigBoardConfig>> };
+  const raw = value as Omit<RigConfig, 'source' | 'daemon' | 'boards' | 'emulator'> & {
+    emulator?: Omit<NonNullable<RigConfig['emulator']>, 'speed'> & { speed?: 'fast' | 'real' }; daemon?: { listen?: string }; boards: Array<Partial<RigBoardConfig>> };
   const ids = new Set<string>();
   const boards = raw.boards.map((board, i) => {
     const where = `${source}: at $.boards[${i}]`;
@@ -120,7 +122,9 @@ export function parseRigConfig(text: string, source: string): RigConfig {
     return { tags: [], ...board } as RigBoardConfig;
   });
   const listen = raw.daemon?.listen ?? '127.0.0.1:8480';
-  return { ...raw, daemon: { listen }, boards, source };
+  // Left out, the emulator runs fast (what tests and CI want); `real` keeps the board's own timings.
+  const { emulator, ...rest } = raw;
+  return { ...rest, ...(emulator ? { emulator: { ...emulator, speed: emulator.speed ?? 'fast' } } : {}), daemon: { listen }, boards, source };
 }
 
 export function loadRigConfig(path: string): RigConfig {
