@@ -1,5 +1,6 @@
 import type { ConsoleExcerptLine, Measurement } from '../scenario/run-record.js';
 import type { Verdict } from '../scenario/verdict.js';
+import type { BoardState } from '../device/board.js';
 
 /**
  * The events the daemon publishes on its event bus and streams to clients. Every
@@ -11,7 +12,7 @@ import type { Verdict } from '../scenario/verdict.js';
  * WebSocket stream sends and what the event log stores.
  */
 export interface DaemonEventPayloads {
-  'board.state': { boardId: string; from: string | null; to: string; reason?: string | null };
+  'board.state': { boardId: string; from: BoardState | null; to: BoardState; reason?: string | null };
   'run.queued': { runId: string; scenario: string; boardId: string; requestedBy?: string | null };
   'run.started': { runId: string; scenario: string; boardId: string };
   'run.ended': { runId: string; scenario: string; boardId: string; verdict: Verdict; reason: string | null };

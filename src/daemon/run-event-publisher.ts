@@ -1,5 +1,6 @@
 import type winston from 'winston';
 import { componentLogger } from '../util/logger.js';
+import type { BoardState } from '../device/board.js';
 import type { ConsoleExcerptLine, Measurement, RunRecord, StepRecord } from '../scenario/run-record.js';
 import { topics, type DaemonEventPayloads, type DaemonEventType } from './daemon-event.js';
 import type { EventBus } from './event-bus.js';
@@ -63,7 +64,7 @@ export class RunEventPublisher {
     });
   }
 
-  boardState(boardId: string, from: string | null, to: string, reason: string | null = null): void {
+  boardState(boardId: string, from: BoardState | null, to: BoardState, reason: string | null = null): void {
     this.publish(topics.board(boardId), 'board.state', { boardId, from, to, reason });
   }
 

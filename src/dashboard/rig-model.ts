@@ -48,6 +48,8 @@ export class RigModel {
   readonly consoles = new Map<string, ConsoleBuffer>();
   readonly runs = new Map<string, LiveRun>();
   readonly records = new Map<string, RunRecord>();
+  /** Why a run's record could not be loaded (shown by its view instead of "Loading…"); cleared once it loads. */
+  readonly recordProblems = new Map<string, string>();
   notices: Notice[] = [];
   private readonly staleRecords = new Map<string, number>();
   stream: StreamStatus = { phase: 'connecting', lastSeq: null, behind: 0, lagMs: 0, offlineSince: null, retryAt: null, reason: null };
@@ -124,12 +126,18 @@ export class RigModel {
       }
     }
     this.staleRecords.delete(record.id);
+    this.recordProblems.delete(record.id);
     this.records.delete(record.id);
     this.records.set(record.id, record);
     while (this.records.size > RECORDS_KEPT) this.records.delete(this.records.keys().next().value!);
     this.upsertRun(record);
     this.changes.emit(`run:${record.id}`);
     this.changes.emit('runs');
+  }
+
+  recordProblem(runId: string, problem: string): void {
+    this.recordProblems.set(runId, problem);
+    this.changes.emit(`run:${runId}`);
   }
 
   notice(level: Notice['level'], message: string): void {

@@ -103,17 +103,13 @@ export class RigSync implements RefreshRequests {
     return () => this.watched.delete(id);
   }
 
-  async loadRecord(id: string): Promise<RunRecord | null> {
+  /** Fetches a run's record; a failure is kept for its view to show (with a way to try again), never thrown. */
+  async loadRecord(id: string): Promise<void> {
     try {
-      const record = await this.api.get<RunRecord>(`/api/v1/runs/${encodeURIComponent(id)}`);
-      this.model.setRecord(record);
-      return record;
+      this.model.setRecord(await this.api.get<RunRecord>(`/api/v1/runs/${encodeURIComponent(id)}`));
     } catch (error) {
-      if (error instanceof ApiError && error.status === 404) {
-        this.model.notice('warn', `run ${id} is not known to the daemon`);
-        return null;
-      }
-      throw error;
+      const known = !(error instanceof ApiError && error.status === 404);
+      this.model.recordProblem(id, known ? `could not be loaded: ${(error as Error).message}` : 'is not known to the daemon');
     }
   }
 
@@ -127,7 +123,7 @@ export class RigSync implements RefreshRequests {
 
   run(id: string): void {
     if (!this.watched.has(id)) return;
-    this.debounce.request(`run:${id}`, async () => void (await this.loadRecord(id)), 250);
+    this.debounce.request(`run:${id}`, () => this.loadRecord(id), 250);
   }
 
   runEnding(id: string): void {

@@ -25,8 +25,8 @@ export const apiTypesContract: {
   runRecord: Accepts<Page.RunRecord, Server.RunRecord>;
   eventTypes: Accepts<keyof Page.EventPayloads, keyof DaemonEventPayloads>;
   eventTypesBack: Accepts<keyof DaemonEventPayloads, keyof Page.EventPayloads>;
-  stepProgress: Accepts<Page.EventPayloads['step.progress'], DaemonEventPayloads['step.progress']>;
-  stepEnded: Accepts<Page.EventPayloads['step.ended'], DaemonEventPayloads['step.ended']>;
+  /** Every event's payload, type by type: never when all are accepted, else the types that are not. */
+  eventPayloads: Exclude<{ [T in keyof DaemonEventPayloads]: Accepts<Page.EventPayloads[T], DaemonEventPayloads[T]> extends true ? never : T }[keyof DaemonEventPayloads], never> extends never ? true : false;
 } = {
   verdict: true,
   verdictBack: true,
@@ -39,6 +39,5 @@ export const apiTypesContract: {
   runRecord: true,
   eventTypes: true,
   eventTypesBack: true,
-  stepProgress: true,
-  stepEnded: true,
+  eventPayloads: true,
 };

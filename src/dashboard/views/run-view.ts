@@ -80,7 +80,14 @@ export class RunView implements View {
   private draw(): void {
     const record = this.record();
     if (!record) {
-      replaceChildren(this.headInfo, h('h2', { text: `Run ${shortId(this.runId)}` }), h('p', { class: 'muted', text: 'Loading…' }));
+      const problem = this.context.model.recordProblems.get(this.runId);
+      const retry = h('button', { class: 'button subtle', text: 'Try again', attrs: { type: 'button' } });
+      retry.addEventListener('click', () => void this.context.sync.loadRecord(this.runId));
+      replaceChildren(
+        this.headInfo,
+        h('h2', { text: `Run ${shortId(this.runId)}` }),
+        problem ? h('p', { class: 'problem', attrs: { role: 'alert' } }, `This run ${problem}. `, retry) : h('p', { class: 'muted', text: 'Loading…' }),
+      );
       return;
     }
     this.element.dataset.status = record.status;

@@ -141,21 +141,29 @@ export class StartRunForm implements View {
     const body = Object.keys(params).length ? { params } : {};
     this.submit.disabled = true;
     setText(this.status, 'Starting…');
+    const refusal = (error: unknown) => (error instanceof ApiError && error.status === 403 ? 'your token may not start runs (viewer role)' : (error as Error).message);
     try {
       let runs: SubmittedRun[];
+      const refused: string[] = [];
       if (this.targetTags.checked) {
         runs = (await this.context.api.post<{ runs: SubmittedRun[] }>('/api/v1/runs', { scenario, tags: this.tagList(), ...body })).runs;
       } else {
-        const answers = await Promise.all(this.selection().map((boardId) => this.context.api.post<{ runs: SubmittedRun[] }>('/api/v1/runs', { scenario, boardId, ...body })));
-        runs = answers.flatMap((a) => a.runs);
+        // One request per board: some may be refused while the others are already queued, so each is reported.
+        const boards = this.selection();
+        const answers = await Promise.allSettled(boards.map((boardId) => this.context.api.post<{ runs: SubmittedRun[] }>('/api/v1/runs', { scenario, boardId, ...body })));
+        runs = answers.flatMap((a) => (a.status === 'fulfilled' ? a.value.runs : []));
+        answers.forEach((a, i) => a.status === 'rejected' && refused.push(`${boards[i]}: ${refusal(a.reason)}`));
+        if (!runs.length) throw new Error(refused.join('; '));
       }
       this.context.model.setRuns(runs.map((r) => ({ ...r, status: r.status === 'running' ? 'running' : 'queued', verdict: null, reason: null, startedAt: null, endedAt: null, queuedAt: new Date().toISOString() })));
       this.context.sync.activeRuns();
-      setText(this.status, `Started ${scenario} on ${runs.map((r) => r.boardId).join(', ')}`);
+      const started = `Started ${scenario} on ${runs.map((r) => r.boardId).join(', ')}`;
+      setText(this.status, refused.length ? `${started}; refused on ${refused.join('; ')}` : started);
+      if (refused.length) this.context.toast('error', `Not started on ${refused.join('; ')}`);
       this.context.toast('info', `Started ${scenario} on ${runs.length === 1 ? runs[0]!.boardId : `${runs.length} boards`}`);
-      navigate(runs.length === 1 ? links.run(runs[0]!.id) : links.runs());
+      navigate(runs.length === 1 && !refused.length ? links.run(runs[0]!.id) : links.runs());
     } catch (error) {
-      const message = error instanceof ApiError && error.status === 403 ? 'your token may not start runs (viewer role)' : (error as Error).message;
+      const message = error instanceof ApiError ? refusal(error) : (error as Error).message;
       setText(this.status, `Not started: ${message}`);
       this.context.toast('error', `Not started: ${message}`);
     } finally {
