@@ -3,6 +3,7 @@ import { buildCapabilityImage } from '../../image/capability-image.js';
 import { buildRecoveryImageSet, saveRecoveryImageSet } from '../../emulator/recovery-image-set.js';
 import { keystoreBodyFor } from '../../emulator/provisioning.js';
 import { rawSignerFor } from '../../pki/raw-signer.js';
+import { RigError } from '../../util/failure.js';
 import { findSigningRole } from '../../pki/signing-roles.js';
 import { defineStep } from '../step-type.js';
 
@@ -36,8 +37,10 @@ export const recoverStep = defineStep<{ osVersion: string; securityVersion?: num
     context.run.addArtefact(`recovery-${p.osVersion}`, 'recovery-set', set.files.map((f) => f.bytes), signer);
     let capability: Buffer | undefined;
     if (p.withCapability?.length) {
+      // A board in ROM cannot be asked: the ID must be known from before (a capability is bound to one device).
       const deviceId = context.board.identity.deviceId;
-      if (deviceId) capability = buildCapabilityImage({ deviceId, capabilities: p.withCapability }, rawSignerFor(findSigningRole(keys, 'capability')));
+      if (!deviceId) throw new RigError('infra-error', 'device-id-unknown', 'withCapability needs the board\'s device ID, and the rig has not learnt it yet (the board never answered since the daemon started)');
+      capability = buildCapabilityImage({ deviceId, capabilities: p.withCapability }, rawSignerFor(findSigningRole(keys, 'capability')));
     }
     const started = performance.now();
     let lastImages: number | undefined;
