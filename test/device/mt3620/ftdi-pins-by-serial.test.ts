@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { openFtdiPinsBySerial } from '../../../src/device/mt3620/ftdi-pins-by-serial.js';
+import { UsbAccessError } from '../../../src/link/usb-access-error.js';
 import { UsbDiscovery } from '../../../src/link/usb-discovery.js';
 import { RigError } from '../../../src/util/failure.js';
 import { FakeUsbBus, ScriptedLister } from './helpers/fake-usb-bus.js';
@@ -11,8 +12,8 @@ import { BOARD_2, serialPorts, usbDevices } from './helpers/recordings.js';
  * its recovery UART (interface D) named.
  */
 describe('FTDI pins of a real board found by its USB serial (recorded host)', () => {
-  const host = () => {
-    const bus = new FakeUsbBus(usbDevices());
+  const host = (devices = 'usb-devices-two-boards.json') => {
+    const bus = new FakeUsbBus(usbDevices(devices));
     const discovery = new UsbDiscovery(bus, new ScriptedLister([serialPorts()]).list, { ttyPollMs: 5 });
     return { bus, discovery };
   };
@@ -31,6 +32,18 @@ describe('FTDI pins of a real board found by its USB serial (recorded host)', ()
     expect(trace).to.include('bulk-out 2 [08]'); // strap AD3 high
     expect(trace.at(-1)).to.equal('close');
     await board.close();
+  });
+
+  it('refuses at once, naming the udev rule, a board whose USB device may not be opened', async () => {
+    const { bus, discovery } = host('usb-devices-two-boards-no-permission.json');
+    const error = await openFtdiPinsBySerial(BOARD_2, { timeoutMs: 5000 }, discovery).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(UsbAccessError);
+    expect((error as UsbAccessError).code).to.equal('usb-permission-denied');
+    expect((error as Error).message).to.match(/udev/);
+    expect(bus.opened).to.deep.equal([]);
   });
 
   it('says which serial it could not find, and what lists the attached ones', async () => {
