@@ -261,8 +261,9 @@ Example:
     action((flags: DeviceFlags & { out?: string; clear?: boolean }) =>
       withClient(flags, async (client, signal) => {
         const report = await client.telemetry({ signal });
-        if (flags.clear) await client.clearTelemetry({ signal });
+        // Saved before it is cleared: a bad path or a full disk must not cost the board's only copy.
         if (flags.out) writeOutputFile(flags.out, report);
+        if (flags.clear) await client.clearTelemetry({ signal });
         if (flags.json) {
           let parsed: unknown;
           try {
