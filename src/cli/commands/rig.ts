@@ -7,6 +7,7 @@ import { action, UsageError } from '../action.js';
 import { daemonRequest, resolveDaemon, type DaemonConnection } from '../daemon-connection.js';
 import { EventStreamClient, type StreamEvent } from '../event-stream-client.js';
 import { exitCodeFor, ExitCode } from '../exit-codes.js';
+import { parseCount } from '../parse-options.js';
 
 /**
  * Commands for lab scripts and CI that talk to a running daemon:
@@ -65,11 +66,7 @@ export function registerRigCommands(program: Command): void {
             params[pair.slice(0, eq)] = raw;
           }
         }
-        if (flags.sample !== undefined) {
-          const sample = Number(flags.sample);
-          if (!Number.isInteger(sample) || sample < 1) throw new UsageError(`--sample must be a positive integer, got ${flags.sample}`);
-          params.sample = sample;
-        }
+        if (flags.sample !== undefined) params.sample = parseCount(flags.sample, '--sample', 1, 1_000_000);
         const out = flags.json ? process.stderr : process.stdout;
         const pending = new Set<string>();
         const names = new Map<string, string>();
@@ -80,7 +77,11 @@ export function registerRigCommands(program: Command): void {
         const stream = new EventStreamClient(connection, ['run:*'], (event) => progress(event, pending, names, ended, out, drained), (status) => {
           if (status === 'reconnecting') out.write('… connection to the daemon lost; reconnecting\n');
         });
-        if (flags.wait) await stream.start();
+        if (flags.wait) {
+          // The stream retries for ever by design (a daemon restart mid-run); a daemon that is not there at all, or refuses the token, fails here at once.
+          await daemonRequest(connection, 'GET', '/api/v1/whoami');
+          await stream.start();
+        }
         let submitted: { runs: Array<{ id: string; boardId: string }> };
         try {
           submitted = await daemonRequest(connection, 'POST', '/api/v1/runs', {
@@ -197,7 +198,9 @@ export function registerRigCommands(program: Command): void {
         (event) => process.stdout.write(flags.json ? `${JSON.stringify(event)}\n` : `${formatEvent(event)}\n`),
         (status, detail) => process.stderr.write(`[${status}]${detail === undefined ? '' : ` ${String(detail)}`}\n`),
       );
-      await stream.start(flags.since === undefined ? null : Number(flags.since));
+      const since = flags.since === undefined ? null : parseCount(flags.since, '--since', 0, Number.MAX_SAFE_INTEGER);
+      await daemonRequest(connection, 'GET', '/api/v1/whoami');
+      await stream.start(since);
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
         process.once('SIGTERM', done);
