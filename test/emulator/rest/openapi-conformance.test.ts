@@ -168,10 +168,11 @@ describe('device REST API: every answer conforms to device_rest_api.yaml', funct
     expect(rulesets.rulesets.map((r) => r.hook)).to.deep.equal(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
     expect(jsonOf(await call('GET', '/net/proxy'))).to.include({ enabled: false });
     const proxy = { enabled: true, address: 'proxy.lab.example', port: 3128, authenticationType: 'basic', username: 'rig', password: 'secret', noProxyAddresses: ['10.0.0.1'] };
-    expect((await call('POST', '/net/proxy', { body: proxy })).status).to.equal(200);
+    expect((await call('POST', '/net/proxy', { body: { ...proxy, notAField: 'x'.repeat(1000) } })).status).to.equal(200);
     const shown = jsonOf(await call('GET', '/net/proxy')) as Record<string, unknown>;
     expect(shown).to.include({ address: 'proxy.lab.example', username: 'rig' });
     expect(shown).not.to.have.property('password');
+    expect(shown, 'unknown fields are not kept').not.to.have.property('notAField');
     expect(jsonOf(await call('GET', '/net/status', { open: true }))).to.include({ proxy: 'ready' });
     expect((await call('POST', '/net/proxy', { body: { ...proxy, authenticationType: 'anonymous' } })).status).to.equal(400);
     expect((await call('DELETE', '/net/proxy')).status).to.equal(200);

@@ -179,7 +179,9 @@ export const netRoutes: RestRoute[] = [
       if (!basic && (proxy.username !== undefined || proxy.password !== undefined)) throw refuse.invalid('anonymous authentication takes no username or password');
       if (proxy.enabled && proxy.address.length === 0) throw refuse.invalid('an enabled proxy needs an address');
       settings.update((s) => {
-        s.proxy = { ...proxy, noProxyAddresses: proxy.noProxyAddresses ?? [] };
+        // The known fields only: anything else in the body is not the device's to keep (or to echo back).
+        const { enabled, address, port, noProxyAddresses = [], authenticationType, username, password } = proxy;
+        s.proxy = { enabled, address, port, noProxyAddresses, authenticationType, ...(basic ? { username, password } : {}) };
       });
       res.json({});
     },
