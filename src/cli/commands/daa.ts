@@ -111,7 +111,10 @@ Emulated boards attest to it with: sphere-rig emulator run --daa-url <url>`,
           throw error;
         });
         print(flags, { url: server.url, stateDir }, `DAA service on ${server.url} (state ${stateDir}); Ctrl-C to stop`);
-        const maintenance = setInterval(() => void service.maintainTenantCas().catch(() => undefined), 3600_000);
+        const maintenance = setInterval(
+          () => void service.maintainTenantCas().catch((error: unknown) => process.stderr.write(`sphere-rig: tenant CA rotation failed (tried again in an hour): ${(error as Error).message}\n`)),
+          3600_000,
+        );
         maintenance.unref();
         await new Promise<void>((done) => {
           process.once('SIGINT', done);
