@@ -62,7 +62,7 @@ export async function daemonRequest<T>(
     } catch {
       // not JSON: keep the status line
     }
-    const failureClass = (error.failureClass as never) ?? (response.status === 401 || response.status === 403 ? 'infra-error' : 'infra-error');
+    const failureClass = (error.failureClass as never) ?? 'infra-error';
     throw new RigError(failureClass, error.code ?? `http-${response.status}`, `${method} ${path}: ${response.status} ${error.message ?? text.slice(0, 200)}`);
   }
   if ((options.accept ?? 'application/json') !== 'application/json') return text as T;

@@ -248,7 +248,7 @@ async function describeBoard(board: Board, context: ApiContext): Promise<Record<
   return {
     id: board.identity.id,
     driver: board.identity.driver,
-    state: running && info.state === 'ready' ? 'ready' : info.state,
+    state: info.state,
     deviceId: board.identity.deviceId,
     usbSerial: board.identity.usbSerial,
     tags: board.identity.tags,

@@ -59,8 +59,4 @@ export class BoardLeases {
     const current = this.#leases.get(boardId);
     if (current && current.holder === holder) this.#leases.delete(boardId);
   }
-
-  all(): Lease[] {
-    return [...this.#leases.keys()].map((id) => this.get(id)).filter((l): l is Lease => l !== undefined);
-  }
 }

@@ -36,19 +36,6 @@ export interface DaemonEventPayloads {
 
 export type DaemonEventType = keyof DaemonEventPayloads;
 
-export const DAEMON_EVENT_TYPES: readonly DaemonEventType[] = [
-  'board.state',
-  'run.queued',
-  'run.started',
-  'run.ended',
-  'step.started',
-  'step.progress',
-  'step.ended',
-  'measurement',
-  'console.line',
-  'system',
-];
-
 export interface DaemonEvent<T extends DaemonEventType = DaemonEventType> {
   readonly seq: number;
   readonly topic: string;

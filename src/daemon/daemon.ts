@@ -192,8 +192,10 @@ export class Daemon {
   async close(): Promise<void> {
     await this.scheduler.close();
     await this.stream.close();
-    await new Promise<void>((done) => this.server.close(() => done()));
+    // Stop accepting, then drop the idle keep-alive connections that would hold close() open.
+    const closed = new Promise<void>((done) => this.server.close(() => done()));
     this.server.closeAllConnections?.();
+    await closed;
     await this.registry.close();
     await this.emulator?.stop();
     this.bus.close();

@@ -52,7 +52,6 @@ export class HttpError extends RigError {
   }
 }
 
-export const badRequest = (code: string, message: string, field?: string): HttpError => new HttpError(400, code, message, field === undefined ? {} : { field });
 export const notFound = (code: string, message: string): HttpError => new HttpError(404, code, message);
 export const conflict = (code: string, message: string): HttpError => new HttpError(409, code, message);
 

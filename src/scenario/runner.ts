@@ -99,7 +99,7 @@ export async function runScenario(options: RunOptions): Promise<RunRecord> {
   const osAfter = await board.info({ timeoutMs: 5_000 }).then((i) => i.osVersion, () => null);
   record.provenance = {
     daemonVersion: options.versions?.daemonVersion ?? 'unknown',
-    emulatorVersion: options.versions?.emulatorVersion ?? null,
+    emulatorVersion: board.identity.driver === 'emulated' ? (options.versions?.emulatorVersion ?? null) : null,
     board: { id: board.identity.id, driver: board.identity.driver, deviceId: board.identity.deviceId, usbSerial: board.identity.usbSerial },
     osVersionBefore: osBefore,
     osVersionAfter: osAfter,
