@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RECOVERY_1BL_FILE, RECOVERY_MANIFEST_FILE, RECOVERY_RUNTIME_FILE } from '../../src/image/recovery-set-layout.js';
@@ -113,7 +113,8 @@ describe('sphere-rig recovery and recover commands', function () {
     expect(body.error.details.step).to.equal('open-port');
   });
 
-  it('recover --usb-serial on a host without a USB bus says so in one line and exits 8', async () => {
+  it('recover --usb-serial on a host without a USB bus says so in one line and exits 8', async function () {
+    if (existsSync('/dev/bus/usb')) this.skip(); // a host with USB has its own answer (the board is not there: exit 3)
     const result = await runCli(['recover', '--usb-serial', '9A0B1C2D', '--images', join(dir, 'set')]);
     expect(result.code, result.stderr).to.equal(8);
     expect(result.stderr.trim().split('\n')).to.have.length(1);

@@ -18,6 +18,9 @@ export interface DaemonProcessOptions {
 /** What waitForRun gives back: the run record, of which tests mostly read these. */
 export type FinishedRun = { status: string; verdict: string; reason: string | null } & Record<string, unknown>;
 
+/** Bringing up four emulated boards takes a few seconds; a loaded CI machine, more. */
+const START_TIMEOUT_MS = 90_000;
+
 export class DaemonProcess {
   private constructor(
     readonly options: DaemonProcessOptions,
@@ -36,11 +39,21 @@ export class DaemonProcess {
     createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
     const lines = createInterface({ input: child.stdout! });
     const url = await new Promise<string>((resolve, reject) => {
+      // A daemon that neither comes up nor exits is killed, not waited for until mocha's own timeout.
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`daemon not up after ${START_TIMEOUT_MS} ms:\n${stderr.join('\n')}`));
+      }, START_TIMEOUT_MS);
       lines.on('line', (line) => {
         const match = /daemon up at (http:\/\/[\d.:]+)/.exec(line);
-        if (match) resolve(match[1]!);
+        if (!match) return;
+        clearTimeout(timer);
+        resolve(match[1]!);
       });
-      child.once('exit', (code) => reject(new Error(`daemon exited with ${String(code)}:\n${stderr.join('\n')}`)));
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`daemon exited with ${String(code)}:\n${stderr.join('\n')}`));
+      });
     });
     const token = readFileSync(join(options.stateDir, 'admin.token'), 'utf8').trim();
     return new DaemonProcess(options, child, url, token, stderr);
