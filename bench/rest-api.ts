@@ -24,6 +24,15 @@ import { buildCapabilityImage } from '../src/image/capability-image.js';
 import { rawSignerFor } from '../src/pki/raw-signer.js';
 import { findSigningRole, loadSigningRoles } from '../src/pki/signing-roles.js';
 
+/** How long a board may take to boot (or reboot after an install) before the bench gives up. */
+const BOOT_DEADLINE_MS = 60_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 const { values } = parseArgs({
   options: { boards: { type: 'string', default: '50' }, status: { type: 'string', default: '4000' }, uploads: { type: 'string', default: '40' } },
 });
@@ -87,7 +96,7 @@ try {
   for (const boards of [1, manyBoards]) {
     const host = await EmulatorHost.start({ stateDir, boards, powerOn: false });
     try {
-      const ready = host.boards.map(({ board }) => new Promise<void>((resolve) => board.on('state', (s) => s === 'ready' && resolve())));
+      const ready = host.boards.map(({ board }) => withDeadline(new Promise<void>((resolve) => board.on('state', (s) => s === 'ready' && resolve())), BOOT_DEADLINE_MS, 'boards ready'));
       for (const { board } of host.boards) {
         // Commit quickly so that the OS sideload round is not dominated by the health window.
         board.timings.healthWindowMs = 20;
@@ -113,15 +122,19 @@ try {
         const client = clients[w % boards]!;
         const set = nextOsSet();
         await client.sideload(set.images);
-        // Until the board is back, on the new set.
-        for (;;) {
+        // Until the board is back, on the new set; a board that never comes back ends the bench with its last answer.
+        const deadline = Date.now() + BOOT_DEADLINE_MS;
+        let last: unknown;
+        while (Date.now() < deadline) {
           try {
-            if ((await client.osVersion({ timeoutMs: 2_000 })) === set.version) return;
-          } catch {
-            // rebooting
+            last = await client.osVersion({ timeoutMs: 2_000 });
+            if (last === set.version) return;
+          } catch (error) {
+            last = error; // rebooting
           }
           await new Promise((resolve) => setTimeout(resolve, 5));
         }
+        throw new Error(`the board was not back on OS ${set.version} within ${BOOT_DEADLINE_MS} ms (last: ${last instanceof Error ? last.message : String(last)})`);
       });
       show(`  ${(osSetBytes / MiB).toFixed(2)} MiB OS sideload, install, reboot`, sideloads);
       for (const client of clients) client.close();

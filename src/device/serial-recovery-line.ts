@@ -83,7 +83,10 @@ export class SerialRecoveryLine implements RecoveryLine {
     if (settings.baudRate === this.#settings.baudRate && settings.rtsCts === this.#settings.rtsCts) return;
     if (this.#closed) throw portError('recovery-port-closed', `${this.path}: the port is closed`);
     const port = this.#port;
-    await new Promise<void>((resolve) => port.drain(() => resolve()));
+    // Everything written goes out at the old speed first; a wedged adapter fails here, named, instead of hanging.
+    await waitFor<void>(`${this.path}: draining before the speed change`, { timeoutMs: options.timeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, signal: options.signal }, (settle) => {
+      port.drain((error) => (error ? settle.reject(portError('recovery-port-drain-failed', `${this.path}: drain failed: ${error.message}`, error)) : settle.resolve()));
+    });
     await delay(SETTLE_BEFORE_SWITCH_MS, undefined, options.signal ? { signal: options.signal } : {});
     this.#retiring = port;
     await this.#channel.close();
