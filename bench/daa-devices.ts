@@ -18,7 +18,8 @@
  */
 import { createECDH, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AttestationResult, SessionGrant } from '../src/daa/protocol.js';
+import { DaaClient } from '../src/daa/daa-client.js';
+import type { SessionGrant } from '../src/daa/protocol.js';
 import { deviceAnswer, type DeviceAnswer, type DeviceRequest } from './daa-device-messages.js';
 import { threadCpuMs } from './daa-thread-cpu.js';
 
@@ -57,19 +58,15 @@ const pending = new Map<number, (answer: DeviceAnswer) => void>();
 let nextId = 1;
 const REQUESTS_PER_MESSAGE = 16;
 let outbox: Array<{ id: number; request: DeviceRequest }> = [];
-async function askOverHttp(request: DeviceRequest): Promise<DeviceAnswer> {
-  const path = request.kind === 'session' ? '/sessions' : `/sessions/${request.sessionId}/evidence`;
-  const body = request.kind === 'session' ? { deviceId: request.deviceId } : { evidence: request.evidence };
-  const response = await fetch(`${serviceUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const result = (await response.json()) as SessionGrant | AttestationResult;
-  if ('verdict' in result) return deviceAnswer(result);
-  // A refusal comes with a 4xx and its verdict; anything else without one is the service failing.
-  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}: ${JSON.stringify(result).slice(0, 200)}`);
-  return result;
+/** With --http: the service's own client, as a device's agent would use (timeouts included). */
+const client = serviceUrl ? new DaaClient(serviceUrl, { timeoutMs: 30_000 }) : undefined;
+
+async function askOverHttp(http: DaaClient, request: DeviceRequest): Promise<DeviceAnswer> {
+  return request.kind === 'session' ? http.createSession({ deviceId: request.deviceId }) : deviceAnswer(await http.submitEvidence(request.sessionId, request.evidence));
 }
 
 const ask = <T extends DeviceAnswer>(request: DeviceRequest): Promise<T> =>
-  serviceUrl ? (askOverHttp(request) as Promise<T>) : askThroughParent<T>(request);
+  client ? (askOverHttp(client, request) as Promise<T>) : askThroughParent<T>(request);
 
 const askThroughParent = <T extends DeviceAnswer>(request: DeviceRequest): Promise<T> =>
   new Promise((resolve) => {

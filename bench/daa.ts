@@ -41,9 +41,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import { startDaaServer } from '../src/daa/daa-server.js';
 import { signOnThreadpool, verifyOnThreadpool } from '../src/daa/threadpool-ecdsa.js';
+import { startModuleWorker } from '../src/util/module-worker.js';
 import { DaaService } from '../src/daa/daa-service.js';
 import type { AttestationResult, SessionGrant } from '../src/daa/protocol.js';
 import { deviceAnswer, type DeviceAnswer, type DeviceRequest } from './daa-device-messages.js';
@@ -142,10 +142,7 @@ try {
 
   // Over HTTP, the devices' thread is the HTTP client: the service thread serves, as it would real devices.
   const server = values.http ? await startDaaServer({ service }) : undefined;
-  // Worker threads do not inherit tsx's loader: the worker registers it, then loads the device code.
-  const devicesModule = new URL('./daa-devices.ts', import.meta.url).href;
-  const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(devicesModule)}); });`, {
-    eval: true,
+  const worker = startModuleWorker(new URL('./daa-devices.ts', import.meta.url), {
     // One fresh certificate key per attestation, made before the runs: more than this machine attests.
     workerData: { deviceCount, tenant: tenant.id, componentId, imageSha256, keysNeeded: Math.ceil(seconds * rounds * 6500), serviceUrl: server?.url },
   });

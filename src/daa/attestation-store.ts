@@ -97,12 +97,16 @@ class StorageThread implements AttestationStore {
     // Run from the sources (tests, benches), the storage thread's module is TypeScript too.
     const module = new URL(`./attestation-store-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
     const worker = startModuleWorker(module, { workerData: { stateDir: this.#stateDir } });
-    return new Promise<Worker>((resolve, reject) => {
+    let stoppedAlready = false;
+    const starting = new Promise<Worker>((resolve, reject) => {
+      // 'error' is followed by 'exit': handle the thread's end once.
       const stopped = (why: string) => {
+        if (stoppedAlready) return;
+        stoppedAlready = true;
         const error = new DaaError('daa-storage-stopped', 500, `the DAA storage thread stopped: ${why}`);
         reject(error);
-        // The next batch starts a new thread.
-        this.#worker = undefined;
+        // The next batch starts a new thread (unless one already replaced this one).
+        if (this.#worker === starting) this.#worker = undefined;
         for (const [batch, waiting] of this.#inFlight) {
           this.#inFlight.delete(batch);
           waiting.reject(error);
@@ -125,6 +129,7 @@ class StorageThread implements AttestationStore {
       worker.once('error', (error) => stopped(error.message));
       worker.once('exit', (code) => stopped(`exit code ${code}`));
     });
+    return starting;
   }
 }
 

@@ -12,7 +12,7 @@ import type { LocalPki } from './local-pki.js';
 import { appraiseMeasurements } from './measurement-appraisal.js';
 import { PendingAttestations } from './pending-attestations.js';
 import { pooledRandomBytes } from './random-pool.js';
-import { DBGSTAT_ENABLED, NONCE_BYTES, type AffirmingResult, type AttestationResult, type SessionGrant } from './protocol.js';
+import { DBGSTAT_ENABLED, NONCE_BYTES, type AffirmingResult, type AttestationResult, type SessionGrant, type SessionRequest } from './protocol.js';
 import { refusal, type RefusalReason } from './refusal-reasons.js';
 import { normaliseDeviceId } from './tenant-registry.js';
 
@@ -85,7 +85,7 @@ export class AttestationVerifier {
     this.#options = options;
   }
 
-  createSession(request: { deviceId?: string } = {}): SessionGrant {
+  createSession(request: SessionRequest = {}): SessionGrant {
     const deviceId = request.deviceId === undefined ? null : normaliseDeviceId(request.deviceId);
     const now = this.#options.now();
     const id = randomUUID();

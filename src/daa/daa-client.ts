@@ -4,7 +4,7 @@ import { DaaError } from './daa-error.js';
 import type { DeviceInfo, TenantCaEntry, TenantInfo } from './daa-service.js';
 import type { AuthorityStatus } from './local-pki.js';
 import { loopbackBaseUrl } from './loopback-url.js';
-import type { AttestationResult, SessionGrant } from './protocol.js';
+import type { AttestationResult, SessionGrant, SessionRequest } from './protocol.js';
 import type { ReferenceValues } from './reference-values.js';
 import type { RelyingPartyVerdict } from './relying-party.js';
 import type { DevelopmentModePolicy } from './tenant-registry.js';
@@ -110,7 +110,7 @@ export class DaaClient {
     return this.#json('GET', `/audit${query.size ? `?${query.toString()}` : ''}`);
   }
 
-  createSession(request: { deviceId?: string } = {}): Promise<SessionGrant> {
+  createSession(request: SessionRequest = {}): Promise<SessionGrant> {
     return this.#json('POST', '/sessions', request);
   }
 

@@ -7,7 +7,7 @@ import { AttestationVerifier, type EvidenceBody } from './attestation-verifier.j
 import { devicePrefix, openDaaDatabase } from './daa-schema.js';
 import { GroupCommit } from './group-commit.js';
 import { LocalPki, type AuthorityRecord, type AuthorityStatus } from './local-pki.js';
-import type { AttestationResult, SessionGrant } from './protocol.js';
+import type { AttestationResult, SessionGrant, SessionRequest } from './protocol.js';
 import type { ReferenceValues } from './reference-values.js';
 import { checkPresentedChain, type RelyingPartyRequest, type RelyingPartyVerdict } from './relying-party.js';
 import type { SqliteDatabase } from './sqlite-database.js';
@@ -99,6 +99,7 @@ export class DaaService {
     let cache: AppraisalCache | undefined;
     const tracked = trackWrites(db, () => cache?.invalidate());
     this.pki = new LocalPki(tracked, {
+      counters: db,
       now: this.#now,
       tenantCaLifetimeDays: options.tenantCaLifetimeDays ?? 730,
       tenantCaOverlapDays: options.tenantCaOverlapDays ?? 90,
@@ -249,7 +250,7 @@ export class DaaService {
 
   // ---- attestation -------------------------------------------------------------------
 
-  createSession(request: { deviceId?: string } = {}): SessionGrant {
+  createSession(request: SessionRequest = {}): SessionGrant {
     return this.verifier.createSession(request);
   }
 

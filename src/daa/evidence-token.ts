@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { deviceIdentityKey } from './device-identity-key.js';
 import { NONCE_BYTES, type EvidenceClaims } from './protocol.js';
 import { refusal, type RefusalReason } from './refusal-reasons.js';
@@ -13,7 +13,7 @@ import { verifyOnThreadpool } from './threadpool-ecdsa.js';
  * (threadpool-ecdsa.ts) rather than through jose: a fraction of the event
  * loop's time, and it keeps every failure a distinct reason.
  */
-export type TokenCheck = { ok: true; claims: EvidenceClaims; sha256: Buffer; identityKey: KeyObject; nonce: Buffer } | { ok: false; reason: RefusalReason };
+export type TokenCheck = { ok: true; claims: EvidenceClaims; sha256: Buffer; nonce: Buffer } | { ok: false; reason: RefusalReason };
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 const DEVICE_ID = /^[0-9a-f]{128}$/;
@@ -92,7 +92,7 @@ export async function checkEvidenceToken(token: string): Promise<TokenCheck> {
 
   const claims = checkClaims(payload);
   if (!claims.ok) return fail('claims-malformed', formatProblems(claims.problems));
-  return { ok: true, claims: claims.value, identityKey, nonce: nonceBytes, sha256: createHash('sha256').update(bytes).digest() };
+  return { ok: true, claims: claims.value, nonce: nonceBytes, sha256: createHash('sha256').update(bytes).digest() };
 }
 
 function checkAlgorithm(alg: string): RefusalReason | undefined {

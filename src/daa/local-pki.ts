@@ -15,7 +15,6 @@ import { statementCache, type SqliteDatabase, type SqliteStatement } from './sql
  * Active when it does; both stay valid for relying parties until each expires.
  */
 export type AuthorityStatus = 'Active' | 'Inactive' | 'Revoked';
-export const AUTHORITY_STATUSES: readonly AuthorityStatus[] = ['Active', 'Inactive', 'Revoked'];
 
 export interface AuthorityRecord {
   id: number;
@@ -41,6 +40,11 @@ export interface LoadedAuthority {
 }
 
 export interface LocalPkiOptions {
+  /**
+   * A handle for the writes appraisal never reads (CRL numbers), so that they
+   * do not move the appraisal generation (tracked-database.ts). Default: `db`.
+   */
+  counters?: SqliteDatabase;
   now: () => number;
   /** Lifetime of a tenant CA; default 730 days (two years). */
   tenantCaLifetimeDays: number;
@@ -75,12 +79,14 @@ const CRL_DAYS = 7;
 export class LocalPki {
   readonly #db: SqliteDatabase;
   readonly #sql: (sql: string) => SqliteStatement;
+  readonly #counters: (sql: string) => SqliteStatement;
   readonly #options: LocalPkiOptions;
   readonly #loaded = new Map<number, LoadedAuthority>();
 
   constructor(db: SqliteDatabase, options: LocalPkiOptions) {
     this.#db = db;
     this.#sql = statementCache(db);
+    this.#counters = statementCache(options.counters ?? db);
     this.#options = options;
   }
 
@@ -234,7 +240,7 @@ export class LocalPki {
 
   async #crl(authorityId: number, revoked: Array<{ serialNumber: string; revocationDate: Date }>): Promise<RevocationList> {
     const number = this.#db.transaction(() => {
-      this.#sql('UPDATE authorities SET crl_number = crl_number + 1 WHERE id = ?').run(authorityId);
+      this.#counters('UPDATE authorities SET crl_number = crl_number + 1 WHERE id = ?').run(authorityId);
       return (this.#sql('SELECT crl_number FROM authorities WHERE id = ?').get(authorityId) as { crl_number: number }).crl_number;
     })();
     const issuer = this.load(authorityId);

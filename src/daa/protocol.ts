@@ -81,10 +81,6 @@ export interface SessionGrant {
   tenant: string | null;
 }
 
-export interface EvidenceSubmission {
-  evidence: string;
-}
-
 export interface AffirmingResult {
   verdict: 'affirming';
   sessionId: string;

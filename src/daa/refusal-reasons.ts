@@ -53,7 +53,6 @@ export const REFUSAL_REASONS = {
 
 export type RefusalCode = keyof typeof REFUSAL_REASONS;
 
-export const REFUSAL_CODES = Object.keys(REFUSAL_REASONS) as RefusalCode[];
 
 /** One reason of a refusal, as the service answers it and the audit log keeps it. */
 export interface RefusalReason {

@@ -108,6 +108,9 @@ describe('local DAA service: concurrent attestations and group commit', function
     expect((await attest(device, tenant)).verdict).to.equal('affirming');
     expect((await attest(device, tenant)).verdict).to.equal('affirming');
     expect(generation(), 'attestation writes (the storage thread) leave it').to.equal(before);
+    await service.tenantCrlPem(tenant);
+    await service.intermediateCrlPem();
+    expect(generation(), 'so do CRL downloads (their numbers are not appraised)').to.equal(before);
     service.revokeDevice(device.deviceId, 'lost');
     expect(generation()).to.be.greaterThan(before);
     expect(codes(await attest(device, tenant))).to.deep.equal(['device-revoked']);

@@ -1,6 +1,7 @@
 import { DaaError } from '../daa-error.js';
 import type { DaaService } from '../daa-service.js';
 import { refusalStatus } from '../refusal-reasons.js';
+import type { SessionRequest } from '../protocol.js';
 import { compileSchema, formatProblems } from '../schema-check.js';
 import { componentLogger } from '../../util/logger.js';
 import { express, type HttpRequest, type HttpResponse, type HttpRouter, type NextFunction } from './express-module.js';
@@ -69,7 +70,7 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
       .catch(next);
   };
 
-  const sessionRequest = compileSchema<{ deviceId?: string }>(schemas.SESSION_REQUEST);
+  const sessionRequest = compileSchema<SessionRequest>(schemas.SESSION_REQUEST);
   const createTenant = compileSchema<{ name: string; id?: string; developmentMode?: 'allow' | 'forbid' }>(schemas.CREATE_TENANT);
   const tenantPolicy = compileSchema<{ developmentMode: 'allow' | 'forbid' }>(schemas.TENANT_POLICY);
   const claimDevice = compileSchema<{ deviceId: string }>(schemas.CLAIM_DEVICE);
