@@ -545,7 +545,8 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
 
   // ---- apps ----------------------------------------------------------------------------
 
-  #loadApp(componentId: string, slot: number, autoStart: boolean): void {
+  /** `capabilities`: the installed ones, or those of the request that installs or starts it (a capability session). */
+  #loadApp(componentId: string, slot: number, autoStart: boolean, capabilities: readonly number[] = this.capabilities()): void {
     const bytes = this.storage.readAppSlot(slot);
     const id = componentId.toLowerCase();
     if (!bytes || !this.#running) {
@@ -555,7 +556,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     }
     let app: TrustedApplication;
     try {
-      app = checkApplicationImage(bytes, this.#running.keystore, this.capabilities(), this.chip.fuses);
+      app = checkApplicationImage(bytes, this.#running.keystore, [...capabilities], this.chip.fuses);
     } catch (error) {
       const reason = error instanceof DeviceRefusal ? `${error.message} [${error.deviceErrorCode}]` : String(error);
       this.#apps.set(id, { instance: undefined, app: undefined, refusal: reason });
@@ -667,7 +668,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     await this.#guardedWrite(base);
     this.#say(`[OS] app ${app.componentId} installed in application slot ${slot}`);
     if (generation === this.#generation) {
-      this.#loadApp(app.componentId, slot, true);
+      this.#loadApp(app.componentId, slot, true, capabilities);
       if (this.#healthTimer === undefined) this.#startHealthWindow(generation);
     }
     return { kind: 'app', restartingSystem: false, componentId: app.componentId, slot: String(slot) };
@@ -896,12 +897,6 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     }
     const session = [...new Set([...this.capabilities(), ...capabilities])];
     checkApplicationImage(bytes, this.#running.keystore, session, this.chip.fuses);
-    // #loadApp checks against capabilities(): shadow it for this one synchronous load only.
-    Object.defineProperty(this, 'capabilities', { value: () => [...session], configurable: true, writable: true });
-    try {
-      this.#loadApp(id, slot, true);
-    } finally {
-      delete (this as unknown as Record<string, unknown>).capabilities;
-    }
+    this.#loadApp(id, slot, true, session);
   }
 }

@@ -50,9 +50,7 @@ export class StagingArea {
       const result = await board.install([image.bytes], { extraCapabilities: options.extraCapabilities });
       results.push(result);
       if (result.kind !== 'app') continue;
-      // Trusted only thanks to the request's capability session: the OS runs it with that session.
-      const refused = board.apps().some((a) => a.componentId === image.componentId && a.state === 'refused');
-      if (refused && options.extraCapabilities.length) board.startAppWithCapabilities(image.componentId, options.extraCapabilities);
+      // An app trusted only thanks to the request's capability session was loaded with it by install().
       if (options.manualStart && board.appState(image.componentId) === 'running') board.stopApp(image.componentId);
     }
     const osImages = images.filter((i) => i.kind === 'os');

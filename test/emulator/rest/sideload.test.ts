@@ -102,6 +102,8 @@ describe('sideloading over the device REST API (PUT /update/stage, POST /update/
     expect(progress.at(-1)).to.equal(app.length);
     expect([...progress].sort((a, b) => a - b)).to.deep.equal(progress);
     await rest.board.console.expect(`[APP] ${DEV_APP} started`, { timeoutMs: 5_000, since });
+    // Loaded with the request's capability session at once: no false refusal on the UART first.
+    expect(rest.board.console.lines(since).map((l) => l.text).filter((text) => text.includes('refused'))).to.deep.equal([]);
     expect(await developer.appStatus(DEV_APP)).to.equal('running');
     const images = await servicing.images();
     expect(images.components?.find((c) => c.uid === DEV_APP)).to.deep.include({ image_type: 10, name: 'Dev', does_image_type_require_restart: false });
