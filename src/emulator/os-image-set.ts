@@ -4,6 +4,7 @@ import { buildSignedImage } from '../image/image-builder.js';
 import { parseImagePackage, readImageFacts } from '../image/image-package.js';
 import type { ImageSigner } from '../image/image-signing.js';
 import { ImageType, imageTypeName } from '../image/image-types.js';
+import type { BootManifestBody } from '../image/boot-manifest.js';
 
 /**
  * The emulator's OS image set: one signed image per boot-critical type, in boot
@@ -54,17 +55,6 @@ const DEFAULT_BODY_BYTES: Readonly<Record<number, number>> = Object.freeze({
   [ImageType.RootFs]: 16384,
   [ImageType.Services]: 8192,
 });
-
-export interface BootManifestEntry {
-  imageType: number;
-  componentId: string;
-  imageId: string;
-}
-
-export interface BootManifestBody {
-  osVersion: string;
-  images: BootManifestEntry[];
-}
 
 export interface OsImageSetSpec {
   osVersion: string;
@@ -129,29 +119,9 @@ export function buildOsImageSet(spec: OsImageSetSpec, signer: ImageSigner): OsIm
   return BOOT_ORDER.map((t) => byType.get(t)!);
 }
 
-export function parseBootManifestBody(body: Buffer): BootManifestBody {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new FormatError('boot-manifest-invalid', 'boot manifest body is not JSON');
-  }
-  const v = value as Partial<BootManifestBody>;
-  if (typeof v?.osVersion !== 'string' || !Array.isArray(v.images)) {
-    throw new FormatError('boot-manifest-invalid', 'boot manifest body needs osVersion (string) and images (array)');
-  }
-  return { osVersion: v.osVersion, images: v.images as BootManifestEntry[] };
-}
-
 /** Describe raw image bytes for the set (type, component, image ID), for sets read back from flash. */
 export function describeOsImage(bytes: Buffer): OsImage {
   const identity = readImageFacts(parseImagePackage(bytes)).identity;
   if (!identity) throw new FormatError('identity-missing', 'OS image has no ID section');
   return { imageType: identity.imageType, componentId: identity.componentId, imageId: identity.imageId, bytes };
-}
-
-/** The OS version an image set carries in its BootManifest, or undefined without one. */
-export function osVersionOfSet(images: readonly Buffer[]): string | undefined {
-  const manifest = images.find((bytes) => readImageFacts(parseImagePackage(bytes)).identity?.imageType === ImageType.BootManifest);
-  return manifest ? parseBootManifestBody(parseImagePackage(manifest).body).osVersion : undefined;
 }

@@ -2,7 +2,8 @@ import { FormatError } from '../image/format-error.js';
 import { parseImagePackage, readImageFacts } from '../image/image-package.js';
 import { type TrustAnchors, verifyImagePackage } from '../image/image-signing.js';
 import { ImageType, imageTypeName } from '../image/image-types.js';
-import { BOOT_ORDER, type BootManifestBody, parseBootManifestBody } from './os-image-set.js';
+import { parseBootManifestBody, type BootManifestBody } from '../image/boot-manifest.js';
+import { BOOT_ORDER } from './os-image-set.js';
 
 /**
  * The secure boot chain as a pure function: given the images of one slot, the

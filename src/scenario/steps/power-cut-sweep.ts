@@ -1,5 +1,5 @@
 import type { Board, BoardInfo } from '../../device/board.js';
-import { osVersionOfSet } from '../../emulator/os-image-set.js';
+import { osVersionOfSet } from '../../image/boot-manifest.js';
 import { RigError } from '../../util/failure.js';
 import { defineStep, type StepContext } from '../step-type.js';
 
