@@ -44,7 +44,7 @@ export class AttestationRecords {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       deviceAttested: db.prepare(
-        'UPDATE devices SET last_boot_count = ?, last_attested_at = ? WHERE id = ? AND revoked_at IS NULL AND (last_boot_count IS NULL OR last_boot_count <= ?)',
+        'UPDATE devices SET last_boot_count = ?, last_attested_at = ?, certificates_issued = certificates_issued + 1 WHERE id = ? AND revoked_at IS NULL AND (last_boot_count IS NULL OR last_boot_count <= ?)',
       ),
       deleteCertificate: db.prepare('DELETE FROM certificates WHERE serial = ?'),
       device: db.prepare('SELECT revoked_at, last_boot_count FROM devices WHERE id = ?'),

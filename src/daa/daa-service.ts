@@ -4,7 +4,7 @@ import { AuditLog, type AuditEntry, type AuditFilter } from './audit-log.js';
 import type { AttestationWrite, AttestationWriteResult } from './attestation-records.js';
 import { openAttestationStore, type AttestationStore } from './attestation-store.js';
 import { AttestationVerifier, type EvidenceBody } from './attestation-verifier.js';
-import { devicePrefix, openDaaDatabase } from './daa-schema.js';
+import { openDaaDatabase } from './daa-schema.js';
 import { GroupCommit } from './group-commit.js';
 import { LocalPki, type AuthorityRecord, type AuthorityStatus } from './local-pki.js';
 import type { AttestationResult, SessionGrant, SessionRequest } from './protocol.js';
@@ -296,9 +296,6 @@ export class DaaService {
   }
 
   private deviceInfo(device: DeviceRecord): DeviceInfo {
-    const certificates = (
-      this.#db.prepare('SELECT COUNT(*) AS n FROM certificates WHERE substr(device_id, 1, 16) = ? AND device_id = ?').get(devicePrefix(device.deviceId), device.deviceId) as { n: number }
-    ).n;
     return {
       deviceId: device.deviceId,
       tenant: device.tenantId,
@@ -308,7 +305,7 @@ export class DaaService {
       revokeReason: device.revokeReason,
       lastBootCount: device.lastBootCount,
       lastAttestedAt: device.lastAttestedAt?.toISOString() ?? null,
-      certificates,
+      certificates: device.certificatesIssued,
     };
   }
 }

@@ -28,6 +28,8 @@ export interface DeviceRecord {
   revokeReason: string | null;
   lastBootCount: number | null;
   lastAttestedAt: Date | null;
+  /** Certificates issued to the device, ever. */
+  certificatesIssued: number;
 }
 
 interface TenantRow {
@@ -46,6 +48,7 @@ interface DeviceRow {
   revoke_reason: string | null;
   last_boot_count: number | null;
   last_attested_at: number | null;
+  certificates_issued: number;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -125,7 +128,11 @@ export class TenantRegistry {
     const now = this.#now();
     this.#db.transaction(() => {
       this.#sql('UPDATE devices SET revoked_at = ?, revoke_reason = ? WHERE id = ?').run(now, reason ?? null, device.deviceId);
-      this.#sql('UPDATE certificates SET revoked_at = ? WHERE substr(device_id, 1, 16) = ? AND device_id = ? AND revoked_at IS NULL').run(now, devicePrefix(device.deviceId), device.deviceId);
+      // Its certificates are found through its affirming audit entries (the certificates have no device index).
+      this.#sql(
+        `UPDATE certificates SET revoked_at = ? WHERE revoked_at IS NULL AND serial IN (
+           SELECT certificate_serial FROM audit WHERE substr(device_id, 1, 16) = ? AND device_id = ? AND certificate_serial IS NOT NULL)`,
+      ).run(now, devicePrefix(device.deviceId), device.deviceId);
     })();
     return this.device(device.deviceId);
   }
@@ -184,5 +191,6 @@ function toDevice(row: DeviceRow): DeviceRecord {
     revokeReason: row.revoke_reason,
     lastBootCount: row.last_boot_count,
     lastAttestedAt: row.last_attested_at === null ? null : new Date(row.last_attested_at),
+    certificatesIssued: row.certificates_issued,
   };
 }

@@ -65,29 +65,38 @@ describe('local DAA service: device certificate encoding, serials and schema', f
     expect(nextCertificateSerial(Date.now()) > before).to.equal(true);
   });
 
-  it('migrates to the device-prefix indexes, which queries by device use, and adds the appraisal generation', () => {
+  it('migrates to the audit device-prefix index, the appraisal generation and the device certificate counter', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sphere-rig-daa-schema-'));
     try {
       const db = openDaaDatabase(dir);
       expect(db.pragma('user_version', { simple: true })).to.equal(DAA_SCHEMA_VERSION);
       const indexes = (table: string) => (db.prepare(`PRAGMA index_list(${table})`).all() as Array<{ name: string }>).map((i) => i.name);
       expect(indexes('audit')).to.include('audit_device_prefix').and.not.include('audit_device');
-      expect(indexes('certificates')).to.include('certificates_device_prefix').and.not.include('certificates_device');
+      // Step 4: the certificates have no device index at all (one random page less per attestation).
+      expect(indexes('certificates').filter((name) => name.includes('device'))).to.deep.equal([]);
       const plan = db.prepare('EXPLAIN QUERY PLAN SELECT * FROM audit WHERE substr(device_id, 1, 16) = ? AND device_id = ? ORDER BY id DESC LIMIT 10').all('a', 'b') as Array<{ detail: string }>;
       expect(plan.map((p) => p.detail).join(' ')).to.include('audit_device_prefix').and.not.include('TEMP B-TREE');
-      // A state folder at schema 1 (as shipped before) gets step 2 on open.
-      db.exec(`DROP INDEX audit_device_prefix; DROP INDEX certificates_device_prefix;
+      // A state folder at schema 1 (as shipped before), with a device that has two certificates, gets steps 2 to 4 on open.
+      db.exec(`DROP INDEX audit_device_prefix; ALTER TABLE devices DROP COLUMN certificates_issued;
         CREATE INDEX audit_device ON audit(device_id); CREATE INDEX certificates_device ON certificates(device_id);
         DROP TABLE appraisal_generation;`);
-      db.prepare("INSERT INTO audit (at, device_id, verdict, reasons) VALUES (1, ?, 'refused', '[]')").run('ab'.repeat(64));
+      const device = 'ab'.repeat(64);
+      db.pragma('foreign_keys = OFF');
+      db.prepare("INSERT INTO devices (id, tenant_id, claimed_at) VALUES (?, 't', 1)").run(device);
+      for (const serial of ['01', '02']) {
+        db.prepare("INSERT INTO certificates (serial, device_id, tenant_id, authority_id, key_sha256, evidence_sha256, not_before, not_after, issued_at, der) VALUES (?, ?, 't', 1, ?, 'e', 1, 2, 1, x'00')").run(serial, device, serial);
+      }
+      db.prepare("INSERT INTO audit (at, device_id, verdict, reasons) VALUES (1, ?, 'refused', '[]')").run(device);
       db.pragma('user_version = 1');
       db.close();
       const migrated = openDaaDatabase(dir);
       expect(migrated.pragma('user_version', { simple: true })).to.equal(DAA_SCHEMA_VERSION);
       expect((migrated.prepare('PRAGMA index_list(audit)').all() as Array<{ name: string }>).map((i) => i.name)).to.include('audit_device_prefix');
-      expect(migrated.prepare('SELECT COUNT(*) AS n FROM audit WHERE substr(device_id, 1, 16) = ? AND device_id = ?').get('ab'.repeat(8), 'ab'.repeat(64))).to.deep.equal({ n: 1 });
+      expect(migrated.prepare('SELECT COUNT(*) AS n FROM audit WHERE substr(device_id, 1, 16) = ? AND device_id = ?').get('ab'.repeat(8), device)).to.deep.equal({ n: 1 });
       // Step 3: the appraisal generation, one row, from 0.
       expect(migrated.prepare('SELECT value FROM appraisal_generation').all()).to.deep.equal([{ value: 0 }]);
+      // Step 4: the counter starts from the certificates already issued.
+      expect(migrated.prepare('SELECT certificates_issued AS n FROM devices WHERE id = ?').get(device)).to.deep.equal({ n: 2 });
       migrated.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
