@@ -9,6 +9,7 @@ import type { TrustedKeystore } from '../pki/trusted-keystore.js';
 import { Capability } from '../image/capability-image.js';
 import { DeviceRefusal } from './device-error.js';
 import { DEVELOPMENT_ROLES, KeystoreRole } from './keystore-image.js';
+import { belowFuseCounter } from './anti-rollback.js';
 
 /**
  * What the OS checks before it installs or starts an application: a valid
@@ -52,11 +53,8 @@ export function checkApplicationImage(
   if (development && !capabilities.includes(Capability.AppDevelopment)) {
     throw new DeviceRefusal(DeviceErrorCode.ImageNotTrusted, 403, 'development-signed app without the AppDevelopment capability');
   }
-  const securityVersion = facts.securityVersion ?? 0;
-  const fuse = fuses[facts.identity.componentId] ?? 0;
-  if (securityVersion < fuse) {
-    throw new DeviceRefusal(7340056, 409, `security version ${securityVersion} is below the component's counter ${fuse}`);
-  }
+  const rolledBack = belowFuseCounter(facts.identity.componentId, facts.securityVersion, fuses);
+  if (rolledBack) throw new DeviceRefusal(7340056, 409, rolledBack);
   let contents;
   try {
     contents = openApplication(bytes);
@@ -70,7 +68,7 @@ export function checkApplicationImage(
     ...contents,
     componentId: facts.identity.componentId,
     imageId: facts.identity.imageId,
-    securityVersion,
+    securityVersion: facts.securityVersion ?? 0,
     signerRole: role,
     development,
   };

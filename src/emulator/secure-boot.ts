@@ -4,6 +4,7 @@ import { type TrustAnchors, verifyImagePackage } from '../image/image-signing.js
 import { ImageType, imageTypeName } from '../image/image-types.js';
 import { parseBootManifestBody, type BootManifestBody } from '../image/boot-manifest.js';
 import { BOOT_ORDER } from './os-image-set.js';
+import { belowFuseCounter } from './anti-rollback.js';
 
 /**
  * The secure boot chain as a pure function: given the images of one slot, the
@@ -95,16 +96,13 @@ export function runSecureBoot(input: SecureBootInput): SecureBootResult {
     }
     const check = verifyImagePackage(pkg, trust);
     if (!check.verified) return fail(stage, expectedType, identity.imageId, check.reason);
-    const securityVersion = facts.securityVersion ?? 0;
-    const fuse = input.fuses[identity.componentId] ?? 0;
-    if (securityVersion < fuse) {
-      return fail(stage, expectedType, identity.imageId, `security version ${securityVersion} is below the fuse counter ${fuse}`);
-    }
+    const rolledBack = belowFuseCounter(identity.componentId, facts.securityVersion, input.fuses);
+    if (rolledBack) return fail(stage, expectedType, identity.imageId, rolledBack);
     if (manifest && !manifest.images.some((e) => e.imageId === identity.imageId && e.imageType === identity.imageType)) {
       return fail(stage, expectedType, identity.imageId, 'image is not in the boot manifest (mixed image set)');
     }
     lines.push(`[${stage}] verified ${imageTypeName(expectedType)} ${identity.imageId}`);
-    verified.push({ ...identity, securityVersion, bytes: input.images[index]! });
+    verified.push({ ...identity, securityVersion: facts.securityVersion ?? 0, bytes: input.images[index]! });
     if (expectedType === ImageType.BootManifest) {
       try {
         manifest = parseBootManifestBody(pkg.body);

@@ -19,6 +19,7 @@ import { decodeKeystoreBody } from '../keystore-image.js';
 import { BOOT_ORDER } from '../os-image-set.js';
 import { runSecureBoot } from '../secure-boot.js';
 import { RecoveryRefusal } from './recovery-refusal.js';
+import { belowFuseCounter } from '../anti-rollback.js';
 
 /**
  * The checks the recovery ROM and agent make on every file the host sends,
@@ -73,12 +74,9 @@ export function checkSignedFile(bytes: Buffer, expect: Expectation): CheckedFile
       `${expect.what}: signature ${verification.reason} (signer ${verification.thumbprint ?? 'none'})`,
     );
   }
-  const securityVersion = facts.securityVersion ?? 0;
-  const fuse = expect.fuses[identity.componentId] ?? 0;
-  if (securityVersion < fuse) {
-    throw new RecoveryRefusal(RecoveryErrorCode.InstallFailed, `${expect.what}: security version ${securityVersion} is below the fuse counter ${fuse}`);
-  }
-  return { bytes, pkg, imageType: identity.imageType, componentId: identity.componentId, imageId: identity.imageId, securityVersion };
+  const rolledBack = belowFuseCounter(identity.componentId, facts.securityVersion, expect.fuses);
+  if (rolledBack) throw new RecoveryRefusal(RecoveryErrorCode.InstallFailed, `${expect.what}: ${rolledBack}`);
+  return { bytes, pkg, imageType: identity.imageType, componentId: identity.componentId, imageId: identity.imageId, securityVersion: facts.securityVersion ?? 0 };
 }
 
 /**

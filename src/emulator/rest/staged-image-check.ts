@@ -10,6 +10,7 @@ import type { EmulatedBoard } from '../emulated-board.js';
 import { KeystoreRole } from '../keystore-image.js';
 import { BOOT_ORDER } from '../os-image-set.js';
 import { RestErrorCode } from './rest-error-codes.js';
+import { belowFuseCounter } from '../anti-rollback.js';
 
 /**
  * What a device checks when an image is staged, before anything is written:
@@ -71,6 +72,8 @@ export function checkStagedImage(board: EmulatedBoard, bytes: Buffer, context: S
     if (!check.verified || role !== KeystoreRole.Os) {
       throw new DeviceRefusal(DeviceErrorCode.ImageNotTrusted, 403, `${imageTypeName(identity.imageType)}: signature ${check.reason}, signer role ${role ?? 'untrusted'}`);
     }
+    const rolledBack = belowFuseCounter(identity.componentId, facts.securityVersion, board.chip.fuses);
+    if (rolledBack) throw new DeviceRefusal(7340056, 409, `${imageTypeName(identity.imageType)}: ${rolledBack}`);
     const others = context.staged.filter((s) => s.kind === 'os' && s.componentId !== identity.componentId);
     const total = others.reduce((sum, s) => sum + s.bytes.length, 0) + bytes.length;
     // The image-set container adds a small header per image (see image-set-container.ts).

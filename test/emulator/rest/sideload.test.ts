@@ -144,5 +144,8 @@ describe('sideloading over the device REST API (PUT /update/stage, POST /update/
     // An OS image signed by an app key is not an OS image: refused at staging.
     const wrongSigner = buildSignedImage(Buffer.alloc(64), { imageType: ImageType.NormalWorldKernel, componentId: '5e8c0c1e-0007-4a61-9d4b-000000000007', name: 'kernel' }, rest.keys.signer('production-app'));
     await expectRefusedChangingNothing(wrongSigner, 7340047, plain);
+    // The fuses now count 2: an OS image of security version 1 is refused at staging, before any install.
+    const rolledBack = rest.keys.osSet('22.10', 1)[0]!;
+    await expectRefusedChangingNothing(rolledBack, 7340056, plain);
   });
 });
