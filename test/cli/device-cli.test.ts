@@ -92,7 +92,8 @@ describe('sphere-rig device (the device REST API from the command line)', functi
     const result = await device('restart', ...connection, '--capability', developerCapability, '--wait');
     expect(result.code, result.stderr).to.equal(0);
     expect(result.stdout).to.equal('restarted; the board is up\n');
-    await rest.board.console.expect('[OS] restarting', { timeoutMs: 5_000, since });
+    const restarting = await rest.board.console.expect('[OS] restarting', { timeoutMs: 5_000, since });
+    await rest.board.console.expect('[OS] services up', { timeoutMs: 5_000, since: restarting.seq });
     expect((await device('status', ...connection)).code).to.equal(0);
   });
 

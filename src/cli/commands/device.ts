@@ -5,6 +5,7 @@ import { IMAGE_TYPE_NAMES } from '../../image/image-types.js';
 import { action, UsageError } from '../action.js';
 import { readInputFile, writeOutputFile } from '../files.js';
 import { parseCount } from '../parse-options.js';
+import { RigError } from '../../util/failure.js';
 
 /**
  * `sphere-rig device ...`: one board through its device REST API, real or
@@ -243,8 +244,10 @@ Example:
   ).action(
     action((flags: DeviceFlags & { wait?: boolean }) =>
       withClient(flags, async (client, signal) => {
+        // Read before the restart: the board is up again once it answered with a clock that started over.
+        const before = flags.wait ? { uptime: (await client.status({ signal })).uptime, at: Date.now() } : undefined;
         await client.restart({ signal });
-        if (flags.wait) await waitUntilUp(client, signal);
+        if (before) await waitUntilRestarted(client, signal, before);
         print(flags, { restarted: true, up: flags.wait === true }, flags.wait ? 'restarted; the board is up\n' : 'restarting\n');
       }),
     ),
@@ -283,18 +286,26 @@ Example:
   );
 }
 
-/** Polls /status until the board answers, within one minute. */
-async function waitUntilUp(client: DeviceRestClient, signal: AbortSignal): Promise<void> {
+/**
+ * Polls /status, within one minute, until the board has restarted and answers
+ * again: an answer after one that failed (it went down), or one whose uptime
+ * is below what it would be had the board kept running. An answer from the
+ * board before it went down does not count.
+ */
+async function waitUntilRestarted(client: DeviceRestClient, signal: AbortSignal, before: { uptime: number; at: number }): Promise<void> {
   const deadline = Date.now() + 60_000;
-  // Give the restart a moment to take the board down first.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  let wentDown = false;
   for (;;) {
     try {
-      await client.status({ signal, timeoutMs: 2_000 });
-      return;
+      const { uptime } = await client.status({ signal, timeoutMs: 2_000 });
+      // Uptime counts whole seconds: a second of slack either way.
+      const hadItKeptRunning = before.uptime + (Date.now() - before.at) / 1000;
+      if (wentDown || uptime < hadItKeptRunning - 1) return;
+      if (Date.now() > deadline) throw new RigError('timeout', 'restart-timeout', 'the board still answers with its old uptime: it did not restart within a minute');
     } catch (error) {
       if (signal.aborted || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      wentDown = true;
     }
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
