@@ -239,7 +239,7 @@ Example:
   withConnection(
     device
       .command('restart')
-      .option('--wait', 'wait until the board answers again')
+      .option('--wait', 'wait (up to a minute) until the board has gone down and answers again')
       .description('Restart the board (it drops off the link while it boots)'),
   ).action(
     action((flags: DeviceFlags & { wait?: boolean }) =>
