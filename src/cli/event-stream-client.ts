@@ -1,19 +1,15 @@
 import WebSocket from 'ws';
+import type { DaemonEvent } from '../daemon/daemon-event.js';
 import type { DaemonConnection } from './daemon-connection.js';
+
+/** A daemon event as it arrives: the daemon's own shape, its payload read as plain JSON (the CLI checks what it uses). */
+export type StreamEvent = Omit<DaemonEvent, 'type' | 'payload'> & { type: string; payload: Record<string, unknown> };
 
 /**
  * A client of the daemon's event stream that never loses its place: it keeps
  * the last sequence number seen and, when the connection drops (daemon restart,
  * overflow), reconnects with `since` so every event arrives exactly once.
  */
-export interface StreamEvent {
-  seq: number;
-  topic: string;
-  type: string;
-  time: string;
-  payload: Record<string, unknown>;
-}
-
 export class EventStreamClient {
   #socket: WebSocket | undefined;
   #lastSeq: number | null = null;
