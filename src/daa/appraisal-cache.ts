@@ -28,7 +28,7 @@ export class AppraisalCache {
   readonly #pki: LocalPki;
   readonly #generation: SqliteStatement;
   readonly #devices = new Map<string, DeviceRecord | null>();
-  readonly #tenants = new Map<string, TenantRecord>();
+  readonly #tenants = new Map<string, TenantRecord | null>();
   readonly #authorities = new Map<string, AuthorityRecord | null>();
   #seenGeneration: number | undefined;
   #stale = true;
@@ -61,30 +61,16 @@ export class AppraisalCache {
   }
 
   device(deviceId: string): DeviceRecord | undefined {
-    let device = this.#devices.get(deviceId);
-    if (device === undefined) {
-      device = this.#registry.findDevice(deviceId) ?? null;
-      this.#devices.set(deviceId, device);
-    }
-    return device ?? undefined;
+    return cached(this.#devices, deviceId, () => this.#registry.findDevice(deviceId));
   }
 
+  /** Throws (not found) for an unknown tenant, as the registry does. */
   tenant(tenantId: string): TenantRecord {
-    let tenant = this.#tenants.get(tenantId);
-    if (!tenant) {
-      tenant = this.#registry.tenant(tenantId);
-      this.#tenants.set(tenantId, tenant);
-    }
-    return tenant;
+    return cached(this.#tenants, tenantId, () => this.#registry.tenant(tenantId))!;
   }
 
   activeAuthority(tenantId: string): AuthorityRecord | undefined {
-    let authority = this.#authorities.get(tenantId);
-    if (authority === undefined) {
-      authority = this.#pki.activeTenantAuthority(tenantId) ?? null;
-      this.#authorities.set(tenantId, authority);
-    }
-    return authority ?? undefined;
+    return cached(this.#authorities, tenantId, () => this.#pki.activeTenantAuthority(tenantId));
   }
 
   /** The verifier's attestation of the device has committed. */
@@ -93,5 +79,16 @@ export class AppraisalCache {
     if (!device) return;
     device.lastBootCount = bootCount;
     device.lastAttestedAt = new Date(at);
+    device.certificatesIssued += 1;
   }
+}
+
+/** The map's entry for `key`, loaded once; null records that there is none, so absence is cached too. */
+function cached<V>(map: Map<string, V | null>, key: string, load: () => V | undefined): V | undefined {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = load() ?? null;
+    map.set(key, value);
+  }
+  return value ?? undefined;
 }
