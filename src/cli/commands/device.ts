@@ -295,17 +295,26 @@ Example:
 async function waitUntilRestarted(client: DeviceRestClient, signal: AbortSignal, before: { uptime: number; at: number }): Promise<void> {
   const deadline = Date.now() + 60_000;
   let wentDown = false;
-  for (;;) {
-    try {
-      const { uptime } = await client.status({ signal, timeoutMs: 2_000 });
-      // Uptime counts whole seconds: a second of slack either way.
-      const hadItKeptRunning = before.uptime + (Date.now() - before.at) / 1000;
-      if (wentDown || uptime < hadItKeptRunning - 1) return;
-      if (Date.now() > deadline) throw new RigError('timeout', 'restart-timeout', 'the board still answers with its old uptime: it did not restart within a minute');
-    } catch (error) {
-      if (signal.aborted || Date.now() > deadline) throw error;
-      wentDown = true;
-    }
+  let lastError: unknown;
+  while (Date.now() <= deadline) {
+    const uptime = await client.status({ signal, timeoutMs: 2_000 }).then(
+      (status) => status.uptime,
+      (error: unknown) => {
+        if (signal.aborted) throw error;
+        lastError = error;
+        return undefined;
+      },
+    );
+    if (uptime === undefined) wentDown = true;
+    // Uptime counts whole seconds: a second of slack.
+    else if (wentDown || uptime < before.uptime + (Date.now() - before.at) / 1000 - 1) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+  throw new RigError(
+    'timeout',
+    'restart-timeout',
+    wentDown ? 'the board did not answer again within a minute of its restart' : 'the board kept answering with its old uptime: it did not restart within a minute',
+    {},
+    { cause: lastError },
+  );
 }
