@@ -64,6 +64,11 @@ describe(`the rig page with ${BOARDS} boards each printing ${LINES_PER_SECOND} c
     for (const id of runs) expect((await daemon.waitForRun(id)).verdict).to.equal('passed');
   });
 
+  afterEach(() => {
+    // A script error the assertions did not notice is still a failure.
+    expect(browser.takePageErrors()).to.deep.equal([]);
+  });
+
   after(async () => {
     await browser?.close();
     await daemon?.stop();

@@ -40,6 +40,11 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
     page = await browser.open(daemon.url, daemon.token);
   });
 
+  afterEach(() => {
+    // A script error the assertions did not notice is still a failure.
+    expect(browser.takePageErrors()).to.deep.equal([]);
+  });
+
   after(async () => {
     await browser?.close();
     await daemon?.stop();

@@ -14,10 +14,20 @@ export const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/dashboar
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export class DashboardBrowser {
+  /** Uncaught errors of any tab's scripts since the last takePageErrors(): a test checks there were none. */
+  #pageErrors: string[] = [];
+
   private constructor(
     readonly context: BrowserContext,
     private readonly profile: string,
-  ) {}
+  ) {
+    context.on('page', (page) => page.on('pageerror', (error) => this.#pageErrors.push(`${page.url()}: ${error.message}`)));
+  }
+
+  /** The page errors gathered so far, and a fresh start. */
+  takePageErrors(): string[] {
+    return this.#pageErrors.splice(0);
+  }
 
   static async launch(): Promise<DashboardBrowser> {
     if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (listed in .ci/apt-packages)`);
@@ -42,7 +52,6 @@ export class DashboardBrowser {
   /** A new tab signed in with `token` through the URL fragment, as a shared link would. */
   async open(url: string, token: string, route = ''): Promise<Page> {
     const page = await this.context.newPage();
-    page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
     await page.goto(`${url}/#token=${encodeURIComponent(token)}${route ? `&${route}` : ''}`);
     return page;
   }
