@@ -103,6 +103,18 @@ describe('sphere-rig boards discover', function () {
       expect(body.links).to.deep.equal({ [BOARD_1]: null, [BOARD_2]: null });
     });
 
+    it('shows a failed listing of the service links as a problem, the boards still mapped', async () => {
+      const host: DiscoverDependencies = { ...recordedHost(), links: () => Promise.reject(new Error('spawn ip ENOENT')) };
+      const result = await discover({}, host);
+      expect(result.code).to.equal(0);
+      const lines = result.stdout.split('\n');
+      expect(lines[1]!.split(/ +/)).to.deep.equal([BOARD_1, '1-1.2', '/dev/ttyUSB0', '/dev/ttyUSB2', '/dev/ttyUSB3', 'ok', '-']);
+      expect(result.stdout).to.contain("problem: cannot list this host's SLIP links (ip addr show), so the boards' service links are unknown: spawn ip ENOENT");
+      const json = JSON.parse((await discover({ json: true }, host)).stdout) as { ok: boolean; problems: string[] };
+      expect(json.ok).to.equal(true);
+      expect(json.problems.at(-1)).to.contain('spawn ip ENOENT');
+    });
+
     it('exits 8 when the boards may not be opened, naming the udev rule', async () => {
       const result = await discover({}, recordedHost({ devices: 'usb-devices-two-boards-no-permission.json' }));
       expect(result.code).to.equal(ExitCode.noUsb);

@@ -58,13 +58,22 @@ const hostDependencies: DiscoverDependencies = {
 
 export async function mapBench(deps: DiscoverDependencies): Promise<BenchMap> {
   const report = await deps.scan();
-  const links = await deps.links().catch(() => [] as SlipLinkInfo[]);
+  const problems = [...report.problems];
+  let links: SlipLinkInfo[] = [];
+  // Only when there are boards to match: a failed listing is then a problem to show, not a silent '-' under LINK.
+  if (report.boards.length) {
+    try {
+      links = await deps.links();
+    } catch (error) {
+      problems.push(`cannot list this host's SLIP links (ip addr show), so the boards' service links are unknown: ${(error as Error).message}`);
+    }
+  }
   const byBoard: BenchMap['links'] = {};
   for (const board of report.boards) {
     const link = linkForBoard(links, board.usbSerial, report.boards.length === 1);
     byBoard[board.usbSerial] = link?.deviceAddress ? { link: link.ifname, device: link.deviceAddress, up: link.up } : null;
   }
-  return { ...report, links: byBoard };
+  return { ...report, problems, links: byBoard };
 }
 
 export function renderBenchMap(map: BenchMap): string {
