@@ -1,5 +1,5 @@
+import type Database from 'better-sqlite3';
 import type { AuthorityRecord, LocalPki } from './local-pki.js';
-import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
 import type { DeviceRecord, TenantRecord, TenantRegistry } from './tenant-registry.js';
 
 /**
@@ -26,7 +26,7 @@ import type { DeviceRecord, TenantRecord, TenantRegistry } from './tenant-regist
 export class AppraisalCache {
   readonly #registry: TenantRegistry;
   readonly #pki: LocalPki;
-  readonly #generation: SqliteStatement;
+  readonly #generation: Database.Statement;
   readonly #devices = new Map<string, DeviceRecord | null>();
   readonly #tenants = new Map<string, TenantRecord | null>();
   readonly #authorities = new Map<string, AuthorityRecord | null>();
@@ -34,7 +34,7 @@ export class AppraisalCache {
   #stale = true;
   #checkedThisTurn = false;
 
-  constructor(db: SqliteDatabase, registry: TenantRegistry, pki: LocalPki) {
+  constructor(db: Database.Database, registry: TenantRegistry, pki: LocalPki) {
     this.#registry = registry;
     this.#pki = pki;
     this.#generation = db.prepare('SELECT value FROM appraisal_generation');

@@ -1,6 +1,6 @@
+import type Database from 'better-sqlite3';
 import { AuditLog, type AuditRecord } from './audit-log.js';
 import { refusal, type RefusalReason } from './refusal-reasons.js';
-import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
 
 /**
  * What an attestation's outcome writes, applied inside a batch's savepoint on
@@ -34,9 +34,9 @@ export type AttestationWriteResult = { recorded: true } | { recorded: false; rea
 
 export class AttestationRecords {
   readonly #audit: AuditLog;
-  readonly #statements: Record<'insertCertificate' | 'deviceAttested' | 'deleteCertificate' | 'device', SqliteStatement>;
+  readonly #statements: Record<'insertCertificate' | 'deviceAttested' | 'deleteCertificate' | 'device', Database.Statement>;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: Database.Database) {
     this.#audit = new AuditLog(db);
     this.#statements = {
       insertCertificate: db.prepare(

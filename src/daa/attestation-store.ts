@@ -1,9 +1,9 @@
+import type Database from 'better-sqlite3';
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../util/module-worker.js';
 import { AttestationRecords, type AttestationWrite, type AttestationWriteResult } from './attestation-records.js';
 import { batchTransaction, type Outcome } from './batch-transaction.js';
 import { DaaError } from './daa-error.js';
-import type { SqliteDatabase } from './sqlite-database.js';
 
 /**
  * Where the batches of attestation outcomes are committed. For a database in
@@ -37,7 +37,7 @@ export interface AttestationStore {
   close(): Promise<void>;
 }
 
-export async function openAttestationStore(stateDir: string, db: SqliteDatabase): Promise<AttestationStore> {
+export async function openAttestationStore(stateDir: string, db: Database.Database): Promise<AttestationStore> {
   if (stateDir === ':memory:') {
     const records = new AttestationRecords(db);
     return { commit: batchTransaction(db, (item: AttestationWrite) => records.write(item)), close: async () => undefined };

@@ -1,6 +1,6 @@
+import type Database from 'better-sqlite3';
 import { devicePrefix } from './daa-schema.js';
 import type { RefusalReason } from './refusal-reasons.js';
-import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
 
 /** Every attestation the service appraised, accepted or refused, with its reasons. */
 export interface AuditEntry {
@@ -47,10 +47,10 @@ interface AuditRow {
 }
 
 export class AuditLog {
-  readonly #db: SqliteDatabase;
-  readonly #insert: SqliteStatement;
+  readonly #db: Database.Database;
+  readonly #insert: Database.Statement;
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: Database.Database) {
     this.#db = db;
     this.#insert = db.prepare(
       'INSERT INTO audit (at, session_id, device_id, tenant_id, verdict, reasons, certificate_serial, evidence_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',

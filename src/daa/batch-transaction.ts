@@ -1,4 +1,4 @@
-import type { SqliteDatabase } from './sqlite-database.js';
+import type Database from 'better-sqlite3';
 
 /** What one item of a batch came to: its value, or the error that undid it. */
 export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
@@ -11,7 +11,7 @@ export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * BEGIN, so the checks an item makes against the database (another process may
  * write the same file) and its writes see the same state.
  */
-export function batchTransaction<I, R>(db: SqliteDatabase, apply: (item: I) => R): (items: readonly I[]) => Array<Outcome<R>> {
+export function batchTransaction<I, R>(db: Database.Database, apply: (item: I) => R): (items: readonly I[]) => Array<Outcome<R>> {
   // better-sqlite3 turns a transaction function called inside another into a savepoint.
   const one = db.transaction((item: I) => apply(item));
   const batch = db.transaction((items: readonly I[]) =>

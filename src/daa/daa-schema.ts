@@ -1,7 +1,8 @@
+import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { openSqliteFile, SqliteStateError, type SchemaMigration } from '../util/sqlite-file.js';
 import { DaaError } from './daa-error.js';
-import { openSqlite, type SqliteDatabase } from './sqlite-database.js';
 
 /**
  * The DAA service keeps everything in one SQLite file, `<state>/daa.sqlite`
@@ -11,7 +12,7 @@ import { openSqlite, type SqliteDatabase } from './sqlite-database.js';
  */
 export const DAA_DATABASE_FILE = 'daa.sqlite';
 
-const MIGRATIONS: readonly string[] = [
+const STEPS: readonly string[] = [
   // 1: the first schema
   `
   CREATE TABLE tenants (
@@ -103,6 +104,8 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+const MIGRATIONS: readonly SchemaMigration[] = STEPS.map((sql, index) => ({ version: index + 1, up: (db) => void db.exec(sql) }));
+
 /** The indexed prefix of a device ID: queries by device say `substr(device_id, 1, 16) = ? AND device_id = ?`. */
 export function devicePrefix(deviceId: string): string {
   return deviceId.slice(0, 16);
@@ -110,32 +113,37 @@ export function devicePrefix(deviceId: string): string {
 
 export const DAA_SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Opens `<stateDir>/daa.sqlite` (or an in-memory database for `:memory:`), migrated to the current schema. */
-export function openDaaDatabase(stateDir: string): SqliteDatabase {
-  let db: SqliteDatabase;
+/** How long a statement waits for a lock held by another process (the CLI beside a running service). */
+const BUSY_TIMEOUT_MS = 5000;
+/** 40 MB of 4 KiB pages; the file is truncated back to WAL_SIZE_LIMIT_BYTES after a checkpoint. */
+const WAL_CHECKPOINT_PAGES = 10_000;
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+const PRAGMAS = [
+  // Checkpoint every WAL_CHECKPOINT_PAGES rather than 1000: attestations rewrite the same index
+  // leaves commit after commit, and a checkpoint copies each page once however often the WAL has it.
+  `wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`,
+  `journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`,
+];
+
+/**
+ * Opens `<stateDir>/daa.sqlite` (or an in-memory database for `:memory:`), migrated to the current schema.
+ * Failures are DaaErrors naming the state folder: `daa-state-unreadable`, `daa-state-too-new`.
+ */
+export function openDaaDatabase(stateDir: string): Database.Database {
+  const inMemory = stateDir === ':memory:';
   try {
-    if (stateDir === ':memory:') db = openSqlite(':memory:');
-    else {
-      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-      db = openSqlite(join(stateDir, DAA_DATABASE_FILE));
-    }
+    if (!inMemory) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    return openSqliteFile(inMemory ? stateDir : join(stateDir, DAA_DATABASE_FILE), { name: 'DAA database', migrations: MIGRATIONS, busyTimeoutMs: BUSY_TIMEOUT_MS, pragmas: PRAGMAS });
   } catch (error) {
-    throw new DaaError('daa-state-unreadable', 500, `${stateDir}: cannot open the DAA database (${(error as Error).message})`, { stateDir }, { cause: error });
+    throw daaStateError(stateDir, error);
   }
-  migrate(db, stateDir);
-  return db;
 }
 
-function migrate(db: SqliteDatabase, where: string): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
-    db.close();
-    throw new DaaError('daa-state-too-new', 500, `${where}: the DAA database is at schema ${current}; this sphere-rig knows up to ${MIGRATIONS.length}`);
+function daaStateError(stateDir: string, error: unknown): DaaError {
+  if (error instanceof SqliteStateError && error.code === 'state-file-too-new') {
+    return new DaaError('daa-state-too-new', 500, `${stateDir}: the DAA database is at schema ${String(error.details.version)}; this sphere-rig knows up to ${String(error.details.known)}`);
   }
-  for (let version = current + 1; version <= MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[version - 1]!);
-      db.pragma(`user_version = ${version}`);
-    })();
-  }
+  // SQLite's own error (or the file system's) as the cause, as before the opener was shared.
+  const cause = error instanceof SqliteStateError ? error.cause : error;
+  return new DaaError('daa-state-unreadable', 500, `${stateDir}: cannot open the DAA database (${(cause as Error).message})`, { stateDir }, { cause });
 }

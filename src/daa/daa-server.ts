@@ -1,10 +1,10 @@
+import express from 'express';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RigError } from '../util/failure.js';
 import { DaaError } from './daa-error.js';
 import type { DaaService } from './daa-service.js';
 import { createDaaRouter, type DaaRouterOptions } from './http/daa-router.js';
-import { express } from './http/express-module.js';
 import { isLoopbackHost } from './loopback-url.js';
 
 /** The DAA service on its own HTTP listener (`sphere-rig daa serve`), loopback only. */

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import { encodePkcs7ChainPem } from '../pki/pkcs7-chain.js';
 import { AppraisalCache } from './appraisal-cache.js';
 import { AuditLog, type AuditEntry, type AuditFilter } from './audit-log.js';
@@ -10,7 +11,6 @@ import { LocalPki, type AuthorityRecord, type AuthorityStatus } from './local-pk
 import type { AttestationResult, SessionGrant, SessionRequest } from './protocol.js';
 import type { ReferenceValues } from './reference-values.js';
 import { checkPresentedChain, type RelyingPartyRequest, type RelyingPartyVerdict } from './relying-party.js';
-import type { SqliteDatabase } from './sqlite-database.js';
 import { TenantRegistry, normaliseDeviceId, type DevelopmentModePolicy, type DeviceRecord, type TenantRecord } from './tenant-registry.js';
 import { trackWrites } from './tracked-database.js';
 
@@ -81,7 +81,7 @@ export const DEFAULT_COMMIT_DELAY_MS = 1;
 export const DEFAULT_COMMIT_MAX_ITEMS = 32;
 
 export class DaaService {
-  readonly #db: SqliteDatabase;
+  readonly #db: Database.Database;
   readonly #now: () => number;
   #closing: Promise<void> | undefined;
   readonly #store: AttestationStore;
@@ -91,7 +91,7 @@ export class DaaService {
   readonly auditLog: AuditLog;
   readonly verifier: AttestationVerifier;
 
-  private constructor(db: SqliteDatabase, store: AttestationStore, options: DaaServiceOptions) {
+  private constructor(db: Database.Database, store: AttestationStore, options: DaaServiceOptions) {
     this.#db = db;
     this.#store = store;
     this.#now = options.now ?? Date.now;

@@ -5,7 +5,7 @@ import { exportPrivateKeyPem } from '../pki/signing-key.js';
 import { createRevocationList, type RevocationList } from '../pki/revocation-list.js';
 import { DaaError } from './daa-error.js';
 import type { DeviceCertificateIssuer } from './device-certificate.js';
-import { statementCache, type SqliteDatabase, type SqliteStatement } from './sqlite-database.js';
+import { statementCache, type TrackedDatabase, type TrackedStatement } from './tracked-database.js';
 
 /**
  * The local PKI of the DAA service: a root, an intermediate, and one CA per
@@ -44,7 +44,7 @@ export interface LocalPkiOptions {
    * A handle for the writes appraisal never reads (CRL numbers), so that they
    * do not move the appraisal generation (tracked-database.ts). Default: `db`.
    */
-  counters?: SqliteDatabase;
+  counters?: TrackedDatabase;
   now: () => number;
   /** Lifetime of a tenant CA; default 730 days (two years). */
   tenantCaLifetimeDays: number;
@@ -77,13 +77,13 @@ const INTERMEDIATE_DAYS = 10 * 365;
 const CRL_DAYS = 7;
 
 export class LocalPki {
-  readonly #db: SqliteDatabase;
-  readonly #sql: (sql: string) => SqliteStatement;
-  readonly #counters: (sql: string) => SqliteStatement;
+  readonly #db: TrackedDatabase;
+  readonly #sql: (sql: string) => TrackedStatement;
+  readonly #counters: (sql: string) => TrackedStatement;
   readonly #options: LocalPkiOptions;
   readonly #loaded = new Map<number, LoadedAuthority>();
 
-  constructor(db: SqliteDatabase, options: LocalPkiOptions) {
+  constructor(db: TrackedDatabase, options: LocalPkiOptions) {
     this.#db = db;
     this.#sql = statementCache(db);
     this.#counters = statementCache(options.counters ?? db);

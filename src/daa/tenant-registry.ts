@@ -3,7 +3,7 @@ import { DaaError, notFound } from './daa-error.js';
 import { devicePrefix } from './daa-schema.js';
 import { deviceIdentityKey } from './device-identity-key.js';
 import { validateReferenceValues, type ReferenceValues } from './reference-values.js';
-import { statementCache, type SqliteDatabase, type SqliteStatement } from './sqlite-database.js';
+import { statementCache, type TrackedDatabase, type TrackedStatement } from './tracked-database.js';
 
 /**
  * Tenants, the devices claimed to them, their development-mode policy and
@@ -55,12 +55,12 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
 
 export class TenantRegistry {
-  readonly #db: SqliteDatabase;
-  readonly #sql: (sql: string) => SqliteStatement;
+  readonly #db: TrackedDatabase;
+  readonly #sql: (sql: string) => TrackedStatement;
   readonly #now: () => number;
   readonly #parsedReference = new Map<string, { text: string; value: ReferenceValues }>();
 
-  constructor(db: SqliteDatabase, now: () => number) {
+  constructor(db: TrackedDatabase, now: () => number) {
     this.#db = db;
     this.#sql = statementCache(db);
     this.#now = now;

@@ -1,4 +1,19 @@
-import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
+import type Database from 'better-sqlite3';
+
+/**
+ * A connection as the tenant registry and the PKI see it: prepared statements
+ * (`run`, `get`, `all`) and transactions, nothing more. This is narrower than
+ * better-sqlite3's `Database` on purpose, not for want of typings: they are
+ * handed the tracked handle below, which must see every write they make, so
+ * whatever could write around it (`exec`, `pragma`, a statement's `iterate`...)
+ * is out of their reach. A plain connection is one too (LocalPki's counters).
+ */
+export interface TrackedDatabase {
+  prepare(sql: string): TrackedStatement;
+  transaction: Database.Database['transaction'];
+}
+
+export type TrackedStatement = Pick<Database.Statement, 'run' | 'get' | 'all'>;
 
 /**
  * The database as the tenant registry and the PKI see it: the same connection,
@@ -9,10 +24,10 @@ import type { SqliteDatabase, SqliteStatement } from './sqlite-database.js';
  * tells every other process working on the same state folder. After the
  * write, never before: a reader that sees the new generation sees the write.
  */
-export function trackWrites(db: SqliteDatabase, onWrite: () => void): SqliteDatabase {
-  let bump: SqliteStatement | undefined;
-  const tracked: SqliteDatabase = {
-    prepare(sql: string): SqliteStatement {
+export function trackWrites(db: Database.Database, onWrite: () => void): TrackedDatabase {
+  let bump: Database.Statement | undefined;
+  return {
+    prepare(sql: string): TrackedStatement {
       const statement = db.prepare(sql);
       // One transaction (a savepoint inside another): a reader never sees the write without the bump.
       const runAndBump = db.transaction((params: unknown[]) => {
@@ -32,18 +47,19 @@ export function trackWrites(db: SqliteDatabase, onWrite: () => void): SqliteData
         all: (...params) => statement.all(...params),
       };
     },
-    // The registry and the PKI write through prepared statements only; anything else on this handle is refused, not left untracked.
-    exec() {
-      throw new Error('the tracked DAA handle takes prepared statements only');
-    },
-    pragma() {
-      throw new Error('the tracked DAA handle takes prepared statements only');
-    },
     transaction: (fn) => db.transaction(fn),
-    close: () => db.close(),
-    get open() {
-      return db.open;
-    },
   };
-  return tracked;
+}
+
+/** Prepared statements by SQL text, compiled once per connection: preparing costs more than running. */
+export function statementCache(db: TrackedDatabase): (sql: string) => TrackedStatement {
+  const cache = new Map<string, TrackedStatement>();
+  return (sql) => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      cache.set(sql, statement);
+    }
+    return statement;
+  };
 }

@@ -139,7 +139,7 @@ export class Daemon {
     const stream = new EventStreamServer({ server, bus, verifier: tokens });
     const metrics = new DaemonMetrics({ runs, bus, stream, boardStates: () => [...registry.boards.values()].map((b) => b.state()), knownBoardStates: BOARD_STATES });
     app.use('/api/v1', apiRoutes({ boards: () => registry.boards, scheduler, runs, catalog, library, verifier: tokens, tokens, health: () => ({ boards: registry.boards.size, version: DAEMON_VERSION }) }));
-    app.use('/daa', createDaaRouter(daa) as unknown as express.RequestHandler);
+    app.use('/daa', createDaaRouter(daa));
     app.get('/metrics', requireRole(tokens, 'viewer'), metrics.handler());
     if (options.dashboardDir) app.use('/', express.static(options.dashboardDir, { index: 'index.html', maxAge: 0 }));
     app.use(notFoundHandler(), httpErrorHandler());

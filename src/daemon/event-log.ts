@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import type { DaemonEvent } from './daemon-event.js';
-import { openSqliteFile, type SchemaMigration, type SqliteDatabase } from './sqlite-file.js';
+import { openSqliteFile, type SchemaMigration, type SqliteDatabase } from '../util/sqlite-file.js';
 import type { TopicMatcher } from './topic-pattern.js';
 
 /** An event with the JSON text that goes to disk and to clients. */

@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { InputError, RigError } from '../util/failure.js';
 import type { ConsoleExcerptLine, Provenance, RunRecord, RunStatus, StepRecord } from '../scenario/run-record.js';
 import type { Verdict } from '../scenario/verdict.js';
-import { openSqliteFile, type SchemaMigration, type SqliteDatabase } from './sqlite-file.js';
+import { openSqliteFile, type SchemaMigration, type SqliteDatabase } from '../util/sqlite-file.js';
 
 /** A run without its steps, console and error reports: what lists show. */
 export type RunSummary = Omit<RunRecord, 'steps' | 'console' | 'errorReports'> & { stepCount: number };

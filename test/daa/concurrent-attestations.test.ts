@@ -1,13 +1,13 @@
+import type Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DAA_DATABASE_FILE } from '../../src/daa/daa-schema.js';
+import { openDaaDatabase } from '../../src/daa/daa-schema.js';
 import { DaaService, type DaaServiceOptions } from '../../src/daa/daa-service.js';
 import type { AttestationResult } from '../../src/daa/protocol.js';
 import { REFUSAL_REASONS } from '../../src/daa/refusal-reasons.js';
-import { openSqlite, type SqliteDatabase } from '../../src/daa/sqlite-database.js';
 import { exportPublicKeyDer, generateSigningKeyPair } from '../../src/pki/signing-key.js';
 import { referenceFor } from './helpers/daa-fixture.js';
 import { SimulatedDevice } from './helpers/simulated-device.js';
@@ -24,11 +24,11 @@ describe('local DAA service: concurrent attestations and group commit', function
   let dir: string;
   let service: DaaService;
   let other: DaaService | undefined;
-  let reader: SqliteDatabase;
+  let reader: Database.Database;
 
   const open = async (options: Partial<DaaServiceOptions> = {}) => {
     service = await DaaService.open({ stateDir: dir, ...options });
-    reader = openSqlite(join(dir, DAA_DATABASE_FILE));
+    reader = openDaaDatabase(dir);
   };
   const claimed = async (device = new SimulatedDevice()) => {
     const tenant = await service.createTenant({ name: `t-${Math.random().toString(36).slice(2, 8)}` });
@@ -189,7 +189,7 @@ describe('local DAA service: concurrent attestations and group commit', function
     const waiting = attest(device, tenant);
     await service.verifier.appraised(); // appraised and signed: it waits for its commit now
     // Another process removes the tenant CA that signed it: the certificate row's foreign key fails at commit.
-    const writer = openSqlite(join(dir, DAA_DATABASE_FILE));
+    const writer = openDaaDatabase(dir);
     writer.pragma('foreign_keys = OFF');
     writer.prepare('DELETE FROM authorities WHERE id = ?').run(service.pki.activeTenantAuthority(tenant)!.id);
     writer.close();
@@ -212,7 +212,7 @@ describe('local DAA service: concurrent attestations and group commit', function
     const waiting = attest(device, tenant, key);
     await service.verifier.appraised(); // appraised and signed: it waits for its commit now
     const keySha256 = createHash('sha256').update(exportPublicKeyDer(key)).digest('hex');
-    const writer = openSqlite(join(dir, DAA_DATABASE_FILE));
+    const writer = openDaaDatabase(dir);
     const authority = service.pki.activeTenantAuthority(tenant)!;
     writer
       .prepare('INSERT INTO certificates (serial, device_id, tenant_id, authority_id, key_sha256, evidence_sha256, not_before, not_after, issued_at, der) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, ?)')

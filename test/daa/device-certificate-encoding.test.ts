@@ -1,12 +1,13 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nextCertificateSerial } from '../../src/daa/certificate-serial.js';
 import { DeviceTbsTemplate } from '../../src/daa/device-certificate-template.js';
 import { encodeDeviceTbs, issueDeviceCertificate, type DeviceCertificateRequest } from '../../src/daa/device-certificate.js';
-import { DAA_SCHEMA_VERSION, openDaaDatabase } from '../../src/daa/daa-schema.js';
+import { DaaError } from '../../src/daa/daa-error.js';
+import { DAA_DATABASE_FILE, DAA_SCHEMA_VERSION, openDaaDatabase } from '../../src/daa/daa-schema.js';
 import { createCa } from '../../src/pki/certificate-authority.js';
 import { Certificate, parseCertificates, toCertificatePem } from '../../src/pki/certificate.js';
 import { exportPublicKeyDer, generateSigningKeyPair } from '../../src/pki/signing-key.js';
@@ -98,6 +99,27 @@ describe('local DAA service: device certificate encoding, serials and schema', f
       // Step 4: the counter starts from the certificates already issued.
       expect(migrated.prepare('SELECT certificates_issued AS n FROM devices WHERE id = ?').get(device)).to.deep.equal({ n: 2 });
       migrated.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a state folder whose database is from a newer sphere-rig or not SQLite, naming the folder', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sphere-rig-daa-schema-'));
+    try {
+      const db = openDaaDatabase(dir);
+      db.pragma(`user_version = ${DAA_SCHEMA_VERSION + 1}`);
+      db.close();
+      expect(() => openDaaDatabase(dir))
+        .to.throw(DaaError, `${dir}: the DAA database is at schema ${DAA_SCHEMA_VERSION + 1}; this sphere-rig knows up to ${DAA_SCHEMA_VERSION}`)
+        .with.property('code', 'daa-state-too-new');
+      rmSync(join(dir, DAA_DATABASE_FILE));
+      rmSync(join(dir, `${DAA_DATABASE_FILE}-wal`), { force: true });
+      rmSync(join(dir, `${DAA_DATABASE_FILE}-shm`), { force: true });
+      writeFileSync(join(dir, DAA_DATABASE_FILE), Buffer.alloc(8192, 'junk bytes, not SQLite '));
+      expect(() => openDaaDatabase(dir))
+        .to.throw(DaaError, `${dir}: cannot open the DAA database (file is not a database)`)
+        .with.property('code', 'daa-state-unreadable');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

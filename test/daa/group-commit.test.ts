@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { batchTransaction } from '../../src/daa/batch-transaction.js';
 import { GroupCommit, type GroupCommitOptions } from '../../src/daa/group-commit.js';
-import { openSqlite, type SqliteDatabase } from '../../src/daa/sqlite-database.js';
+import { openSqliteFile, type SqliteDatabase } from '../../src/util/sqlite-file.js';
 
 /**
  * Group commit on its own: writes queued together share one transaction, each
@@ -22,9 +22,9 @@ describe('DAA group commit', () => {
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'sphere-rig-group-commit-'));
-    db = openSqlite(join(dir, 'db.sqlite'));
+    db = openSqliteFile(join(dir, 'db.sqlite'), { name: 'test database', migrations: [] });
     db.exec('CREATE TABLE t (v INTEGER PRIMARY KEY)');
-    reader = openSqlite(join(dir, 'db.sqlite'));
+    reader = openSqliteFile(join(dir, 'db.sqlite'), { name: 'test database', migrations: [] });
   });
   afterEach(() => {
     reader.close();

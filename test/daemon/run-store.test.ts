@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { INTERRUPTED_REASON, RunStore, RunStoreError } from '../../src/daemon/run-store.js';
-import { SqliteStateError } from '../../src/daemon/sqlite-file.js';
+import { SqliteStateError } from '../../src/util/sqlite-file.js';
 import { InputError } from '../../src/util/failure.js';
 import { runRecord, step } from './helpers/run-records.js';
 import { sleep, TempDir } from './helpers/temp-dir.js';

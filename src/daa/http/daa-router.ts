@@ -1,10 +1,10 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { DaaError } from '../daa-error.js';
 import type { DaaService } from '../daa-service.js';
 import { refusalStatus } from '../refusal-reasons.js';
 import type { SessionRequest } from '../protocol.js';
 import { compileSchema, formatProblems } from '../schema-check.js';
 import { componentLogger } from '../../util/logger.js';
-import { express, type HttpRequest, type HttpResponse, type HttpRouter, type NextFunction } from './express-module.js';
 import { readJsonBody } from './read-json-body.js';
 import * as schemas from './request-schemas.js';
 
@@ -43,15 +43,15 @@ export interface DaaRouterOptions {
 const log = componentLogger('daa');
 const PEM = 'application/x-pem-file';
 
-type Handler = (req: HttpRequest, res: HttpResponse) => Promise<void> | void;
+type Handler = (req: Request, res: Response) => Promise<void> | void;
 
-export function createDaaRouter(service: DaaService, options: DaaRouterOptions = {}): HttpRouter {
+export function createDaaRouter(service: DaaService, options: DaaRouterOptions = {}): Router {
   const evidenceLimit = options.evidenceLimitBytes ?? 64 * 1024;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
   const router = express.Router({ caseSensitive: true, strict: false });
 
-  const body = async <T>(req: HttpRequest, check: (value: unknown) => { ok: true; value: T } | { ok: false; problems: { path: string; message: string }[] }, limit = bodyLimit): Promise<T> => {
+  const body = async <T>(req: Request, check: (value: unknown) => { ok: true; value: T } | { ok: false; problems: { path: string; message: string }[] }, limit = bodyLimit): Promise<T> => {
     const read = await readJsonBody(req, { limitBytes: limit, timeoutMs: bodyTimeoutMs });
     if (read.kind === 'too-large') throw new DaaError('body-too-large', 413, read.detail);
     if (read.kind === 'malformed') throw new DaaError('body-malformed', 400, read.detail);
@@ -59,12 +59,12 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
     if (!result.ok) throw new DaaError('body-invalid', 400, `request body: ${formatProblems(result.problems)}`, { problems: result.problems });
     return result.value;
   };
-  const query = <T>(req: HttpRequest, check: (value: unknown) => { ok: true; value: T } | { ok: false; problems: { path: string; message: string }[] }): T => {
+  const query = <T>(req: Request, check: (value: unknown) => { ok: true; value: T } | { ok: false; problems: { path: string; message: string }[] }): T => {
     const result = check({ ...req.query });
     if (!result.ok) throw new DaaError('query-invalid', 400, `query: ${formatProblems(result.problems)}`, { problems: result.problems });
     return result.value;
   };
-  const route = (handler: Handler) => (req: HttpRequest, res: HttpResponse, next: NextFunction) => {
+  const route = (handler: Handler) => (req: Request, res: Response, next: NextFunction) => {
     Promise.resolve()
       .then(() => handler(req, res))
       .catch(next);
@@ -90,7 +90,9 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
   }));
   router.post('/sessions/:id/evidence', route(async (req, res) => {
     const read = await readJsonBody(req, { limitBytes: evidenceLimit, timeoutMs: bodyTimeoutMs });
-    const result = await service.submitEvidence(req.params.id ?? '', read);
+    // A `:id` segment is one string (only `*wildcard` parameters are arrays); the verifier answers an unknown session.
+    const sessionId = req.params.id;
+    const result = await service.submitEvidence(typeof sessionId === 'string' ? sessionId : '', read);
     res.status(result.verdict === 'affirming' ? 200 : refusalStatus(result.reasons)).json(result);
   }));
 
@@ -168,10 +170,10 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
     res.json(service.audit({ ...filter, limit: filter.limit === undefined ? undefined : Number(filter.limit) }));
   }));
 
-  router.use((req: HttpRequest, res: HttpResponse) => {
+  router.use((req: Request, res: Response) => {
     res.status(404).json({ error: { code: 'not-found', message: `no DAA endpoint ${req.method ?? ''} ${req.path}` } });
   });
-  router.use((error: unknown, req: HttpRequest, res: HttpResponse, _next: NextFunction) => {
+  router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, body: answer } = errorAnswer(error);
     if (status >= 500) log.error('request failed', { method: req.method, path: req.path, error: error instanceof Error ? error.stack : String(error) });
     if (res.headersSent) return void res.end();
@@ -180,7 +182,7 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
   return router;
 }
 
-function param(req: HttpRequest, name: string): string {
+function param(req: Request, name: string): string {
   const value = req.params[name];
   if (typeof value !== 'string' || value.length === 0 || value.length > 200) throw new DaaError('path-invalid', 400, `path parameter '${name}' is missing or too long`);
   return value;

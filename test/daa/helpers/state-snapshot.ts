@@ -1,6 +1,4 @@
-import { join } from 'node:path';
-import { openSqlite } from '../../../src/daa/sqlite-database.js';
-import { DAA_DATABASE_FILE } from '../../../src/daa/daa-schema.js';
+import { openDaaDatabase } from '../../../src/daa/daa-schema.js';
 
 /**
  * Everything the DAA service keeps except the audit log (sessions live in memory), read
@@ -9,7 +7,7 @@ import { DAA_DATABASE_FILE } from '../../../src/daa/daa-schema.js';
 const TABLES = ['tenants', 'authorities', 'devices', 'certificates'] as const;
 
 export function stateSnapshot(stateDir: string): Record<string, string> {
-  const db = openSqlite(join(stateDir, DAA_DATABASE_FILE));
+  const db = openDaaDatabase(stateDir);
   try {
     return Object.fromEntries(TABLES.map((table) => [table, JSON.stringify(db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all())]));
   } finally {
