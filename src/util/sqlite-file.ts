@@ -76,9 +76,12 @@ function migrate(db: SqliteDatabase, path: string, options: OpenSqliteOptions): 
   }
   const pending = options.migrations.filter((m) => m.version > current).sort((a, b) => a.version - b.version);
   for (const migration of pending) {
+    // IMMEDIATE takes the write lock first; the version is read again under it, so of two processes
+    // opening an old file together, the second skips the steps the first has just applied.
     db.transaction(() => {
+      if ((db.pragma('user_version', { simple: true }) as number) >= migration.version) return;
       migration.up(db);
       db.pragma(`user_version = ${migration.version}`);
-    })();
+    }).immediate();
   }
 }

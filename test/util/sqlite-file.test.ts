@@ -1,8 +1,10 @@
 import Database from 'better-sqlite3';
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { openSqliteFile, SqliteStateError, type SchemaMigration } from '../../src/util/sqlite-file.js';
 
 /**
@@ -111,6 +113,36 @@ describe('SQLite state files', () => {
     expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()).to.deep.equal([{ name: 't1' }]);
     expect(db.prepare('SELECT COUNT(*) AS n FROM t1').get()).to.deep.equal({ n: 0 });
     db.close();
+  });
+
+  it('lets two processes upgrade the same old file at once: the second skips the steps the first applied', async function () {
+    this.timeout(60_000);
+    open([step(1)]).close();
+    // Each process reads the old version, waits for "go", then migrates; step 2 is slow so that both are at it together.
+    const script = join(dir, 'upgrade.mts');
+    writeFileSync(
+      script,
+      `import { openSqliteFile } from ${JSON.stringify(new URL('../../src/util/sqlite-file.ts', import.meta.url).href)};
+const step = (version, slowMs = 0) => ({ version, up: (db) => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slowMs); db.exec('CREATE TABLE t' + version + ' (v INTEGER)'); } });
+process.stdin.once('data', () => {
+  try {
+    openSqliteFile(${JSON.stringify(path)}, { name: 'race store', busyTimeoutMs: 20000, migrations: [step(1), step(2, 1000), step(3)] }).close();
+    console.log('ok');
+  } catch (error) {
+    console.log('error: ' + error.message);
+  }
+  process.stdin.destroy();
+});
+console.log('ready');
+`,
+    );
+    const upgrades = [0, 1].map(() => spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    const lines = upgrades.map((child) => createInterface({ input: child.stdout! })[Symbol.asyncIterator]());
+    for (const line of lines) expect((await line.next()).value).to.equal('ready');
+    for (const child of upgrades) child.stdin!.write('go\n');
+    const results = await Promise.all(lines.map(async (line) => (await line.next()).value as string));
+    expect(results).to.deep.equal(['ok', 'ok']);
+    expect(userVersion()).to.equal(3);
   });
 
   it('opens :memory: with its migrations', () => {
