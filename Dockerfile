@@ -22,7 +22,7 @@ RUN npm ci && npm prune --omit=dev
 ENV SPHERE_RIG_LOG_FORMAT=json
 # Keys, emulator state and the run store live here: mount a volume to keep them.
 VOLUME ["/app/.sphere-rig"]
-EXPOSE 8480
-# The daemon binds 127.0.0.1 by default; inside a container it must listen on all
-# interfaces of the container's own network namespace for -p to reach it.
-CMD ["node", "bin/sphere-rig.js", "up", "--listen", "0.0.0.0:8480"]
+# The daemon serves on a literal loopback address only (127.0.0.1:8480); it refuses
+# 0.0.0.0. Run the container with the host's network so that the host reaches it on
+# its own 127.0.0.1:8480: docker run --network host -v rig-state:/app/.sphere-rig IMAGE
+CMD ["node", "bin/sphere-rig.js", "up"]

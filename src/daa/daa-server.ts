@@ -2,10 +2,10 @@ import express from 'express';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RigError } from '../util/failure.js';
-import { DaaError } from './daa-error.js';
+import { formatHostPort } from '../util/loopback-address.js';
 import type { DaaService } from './daa-service.js';
 import { createDaaRouter, type DaaRouterOptions } from './http/daa-router.js';
-import { isLoopbackHost } from './loopback-url.js';
+import { requireLoopbackHost } from './loopback-url.js';
 
 /** The DAA service on its own HTTP listener (`sphere-rig daa serve`), loopback only. */
 export interface DaaServerOptions extends DaaRouterOptions {
@@ -29,7 +29,7 @@ const CLOSE_TIMEOUT_MS = 5000;
 
 export async function startDaaServer(options: DaaServerOptions): Promise<RunningDaaServer> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopbackHost(host)) throw new DaaError('non-loopback-address', 400, `the DAA service listens on loopback only; refusing '${host}'`);
+  requireLoopbackHost(host, 'the DAA service listen address');
   const app = express();
   app.disable('x-powered-by');
   app.use(createDaaRouter(options.service, options));
@@ -41,9 +41,8 @@ export async function startDaaServer(options: DaaServerOptions): Promise<Running
     server.listen({ host, port: options.port ?? 0, exclusive: true }, () => resolve());
   });
   const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${shownHost}:${address.port}`,
+    url: `http://${formatHostPort(address.address, address.port)}`,
     host: address.address,
     port: address.port,
     close: () =>

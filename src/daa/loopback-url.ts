@@ -1,18 +1,11 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isLoopbackAddress, nonLoopbackError } from '../util/loopback-address.js';
 import { DaaError } from './daa-error.js';
 
 /**
  * The DAA service and its clients stay on this machine: only literal loopback
- * addresses (127.0.0.0/8, ::1). Host names, `localhost` included, are refused:
- * what they resolve to is not ours to guarantee.
+ * addresses (src/util/loopback-address.ts). Host names, `localhost` included,
+ * are refused: what they resolve to is not ours to guarantee.
  */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  if (isIPv4(bare)) return bare.startsWith('127.');
-  if (!isIPv6(bare)) return false;
-  const lower = bare.toLowerCase();
-  return lower === '::1' || /^::ffff:127\.\d+\.\d+\.\d+$/.test(lower);
-}
 
 /** An http:// URL on loopback, without a trailing slash; `what` names it in errors. */
 export function loopbackBaseUrl(text: string, what: string): string {
@@ -23,17 +16,13 @@ export function loopbackBaseUrl(text: string, what: string): string {
     throw new DaaError('url-invalid', 400, `${what}: '${text.slice(0, 200)}' is not a URL (expected http://127.0.0.1:PORT)`);
   }
   if (url.protocol !== 'http:') throw new DaaError('url-invalid', 400, `${what}: only http:// on loopback is supported, got ${url.protocol}`);
-  if (!isLoopbackHost(url.hostname)) throw new DaaError('non-loopback-address', 400, `${what}: ${url.hostname} is not a loopback address; the DAA service is local only`);
+  requireLoopbackHost(url.hostname, what);
   return url.toString().replace(/\/+$/, '');
 }
 
-/** `127.0.0.1:PORT` (or `[::1]:PORT`) into host and port, loopback only. */
-export function parseLoopbackListen(text: string, what: string): { host: string; port: number } {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text.trim());
-  if (!match) throw new DaaError('listen-invalid', 400, `${what}: expected HOST:PORT such as 127.0.0.1:7430, got '${text.slice(0, 100)}'`);
-  const host = match[1]!.replace(/^\[|\]$/g, '');
-  const port = Number(match[2]);
-  if (!isLoopbackHost(host)) throw new DaaError('non-loopback-address', 400, `${what}: ${host} is not a loopback address; the DAA service is local only`);
-  if (port > 65535) throw new DaaError('listen-invalid', 400, `${what}: port ${port} is above 65535`);
-  return { host, port };
+/** The rig's refusal of a host that is not loopback, as a DaaError (400, `non-loopback-address`). */
+export function requireLoopbackHost(host: string, what: string): void {
+  if (isLoopbackAddress(host)) return;
+  const refused = nonLoopbackError(host, what);
+  throw new DaaError(refused.code, 400, refused.message, refused.details);
 }

@@ -15,6 +15,7 @@ import { BUILTIN_STEPS } from '../scenario/steps/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { InputError } from '../util/failure.js';
 import { componentLogger } from '../util/logger.js';
+import { checkLoopbackHostPort, formatHostPort, type HostPort } from '../util/loopback-address.js';
 import { apiRoutes } from './api-routes.js';
 import { ApiTokenStore, ensureLocalAdminToken } from './api-token-store.js';
 import { BoardRegistry } from './board-registry.js';
@@ -47,8 +48,8 @@ import { requireRole } from './auth.js';
 export interface DaemonOptions {
   rig: RigConfig;
   stateDir: string;
-  /** host:port; default the rig's daemon.listen. Port 0 picks a free port. */
-  listen?: string;
+  /** A loopback address; default the rig's daemon.listen. Port 0 picks a free port. */
+  listen?: HostPort;
   /** Serve the dashboard from this folder (static files). */
   dashboardDir?: string;
   scenarioDirs?: string[];
@@ -91,13 +92,10 @@ export class Daemon {
   ) {}
 
   static async start(options: DaemonOptions): Promise<Daemon> {
+    const { rig } = options;
+    const listen = checkLoopbackHostPort(options.listen ?? rig.daemon.listen, 'the daemon listen address', { use: 'listen' });
     const stateDir = resolve(options.stateDir);
     mkdirSync(join(stateDir, 'work'), { recursive: true });
-    const { rig } = options;
-    const [host, portText] = (options.listen ?? rig.daemon.listen).split(':') as [string, string];
-    if (!/^(127\.\d+\.\d+\.\d+|localhost|::1|0\.0\.0\.0)$/.test(host)) {
-      throw new InputError('listen-not-loopback', `refusing to listen on ${host}: the daemon binds loopback (or 0.0.0.0 inside a container) only`);
-    }
 
     refuseSecondDaemon(stateDir);
     const runs = RunStore.open(join(stateDir, 'runs.sqlite'));
@@ -145,10 +143,9 @@ export class Daemon {
     app.use(notFoundHandler(), httpErrorHandler());
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
-      server.listen(Number(portText), host, () => done());
+      server.listen(listen.port, listen.host, () => done());
     });
-    const port = (server.address() as AddressInfo).port;
-    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    const url = `http://${formatHostPort(listen.host, (server.address() as AddressInfo).port)}`;
 
     let emulator: EmulatorChild | undefined;
     const emulated = rig.boards.filter((b) => b.driver === 'emulated');

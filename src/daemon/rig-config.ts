@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../util/failure.js';
+import { parseLoopbackHostPort, type HostPort } from '../util/loopback-address.js';
 import { describeAjvErrors } from '../util/schema-errors.js';
 
 /**
@@ -29,7 +30,8 @@ export interface RigBoardConfig {
 export interface RigConfig {
   name: string;
   description?: string;
-  daemon: { listen: string };
+  /** Where the daemon serves: a loopback address (port 0: any free port). Default 127.0.0.1:8480. */
+  daemon: { listen: HostPort };
   /** `speed` defaults to fast. */
   emulator?: { boards: number; speed: 'fast' | 'real'; baselineApp?: boolean };
   daa?: { tenants: Array<{ name: string; developmentMode?: 'allowed' | 'forbidden' }> };
@@ -47,7 +49,7 @@ const schema = {
     daemon: {
       type: 'object',
       additionalProperties: false,
-      properties: { listen: { type: 'string', pattern: '^[^:]+:\\d{1,5}$' } },
+      properties: { listen: { type: 'string' } },
     },
     emulator: {
       type: 'object',
@@ -93,6 +95,8 @@ const schema = {
   },
 } as const;
 
+export const DEFAULT_LISTEN = '127.0.0.1:8480';
+
 const validate = new Ajv({ allErrors: true }).compile(schema);
 
 export function parseRigConfig(text: string, source: string): RigConfig {
@@ -121,7 +125,7 @@ export function parseRigConfig(text: string, source: string): RigConfig {
     if (board.tenant && !tenants.includes(board.tenant)) throw new InputError('rig-invalid', `${where}.tenant: tenant '${board.tenant}' is not declared under daa.tenants`);
     return { tags: [], ...board } as RigBoardConfig;
   });
-  const listen = raw.daemon?.listen ?? '127.0.0.1:8480';
+  const listen = parseLoopbackHostPort(raw.daemon?.listen ?? DEFAULT_LISTEN, `${source}: at $.daemon.listen`, { use: 'listen' });
   // Left out, the emulator runs fast (what tests and CI want); `real` keeps the board's own timings.
   const { emulator, ...rest } = raw;
   return { ...rest, ...(emulator ? { emulator: { ...emulator, speed: emulator.speed ?? 'fast' } } : {}), daemon: { listen }, boards, source };

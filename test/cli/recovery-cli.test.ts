@@ -105,6 +105,18 @@ describe('sphere-rig recovery and recover commands', function () {
     const both = await runCli(['recover', '--images', join(dir, 'set'), '--usb-serial', 'X', '--control', '1234']);
     expect(both.code).to.equal(2);
     expect(both.stderr).to.match(/not both/);
+    // --control is a loopback HOST:PORT, [V6]:PORT or PORT: anything else is a usage error before a pin moves
+    for (const [control, says] of [
+      ['10.0.0.1:5', '--control: 10.0.0.1 is not a loopback address'],
+      ['localhost:5', "--control: 'localhost' is a host name, not a loopback address: give 127.0.0.1"],
+      ['127.0.0.1:0', '--control: port 0 is not in 1..65535'],
+      ['127.0.0.1:65536', '--control: port 65536 is not in 1..65535'],
+      ['127.0.0.1:', '--control: expected HOST:PORT or PORT with a loopback HOST'],
+    ]) {
+      const refused = await runCli(['recover', '--port', board.surfaces.recoveryUart, '--images', join(dir, 'set'), '--control', control!]);
+      expect(refused.code, control).to.equal(2);
+      expect(refused.stderr, control).to.include(says);
+    }
     const noPort = await runCli(['recover', '--port', join(dir, 'no-tty'), '--images', join(dir, 'set'), '--control', `127.0.0.1:${board.surfaces.controlPort}`, '--json']);
     expect(noPort.code).to.equal(3);
     const body = JSON.parse(noPort.stdout.trim().split('\n').at(-1)!);

@@ -5,7 +5,6 @@ import { startDaaServer } from '../../daa/daa-server.js';
 import { DaaService, type DeviceInfo, type TenantCaEntry, type TenantInfo } from '../../daa/daa-service.js';
 import type { AuditEntry, AuditFilter } from '../../daa/audit-log.js';
 import type { AuthorityStatus } from '../../daa/local-pki.js';
-import { parseLoopbackListen } from '../../daa/loopback-url.js';
 import { parseReferenceValues, type ReferenceValues } from '../../daa/reference-values.js';
 import type { RelyingPartyRequest, RelyingPartyVerdict } from '../../daa/relying-party.js';
 import type { DevelopmentModePolicy } from '../../daa/tenant-registry.js';
@@ -13,7 +12,7 @@ import { ControlClient } from '../../device/emulated/control-client.js';
 import { action, UsageError } from '../action.js';
 import { ExitCode } from '../exit-codes.js';
 import { readInputFile, writeOutputFile } from '../files.js';
-import { parseCount } from '../parse-options.js';
+import { parseCount, parseLoopbackFlag } from '../parse-options.js';
 import { defaultStateDir } from './up.js';
 
 /**
@@ -92,7 +91,7 @@ export function registerDaaCommands(program: Command): void {
     .command('serve')
     .description('Run the local DAA service on loopback until Ctrl-C')
     .option('--state <dir>', 'state folder (daa.sqlite is created in it)', defaultDaaState())
-    .option('--listen <host:port>', 'loopback address to listen on (port 0: any free port)', DEFAULT_LISTEN)
+    .option('--listen <host:port>', 'loopback address to listen on, 127.0.0.1:PORT or [::1]:PORT (port 0: any free port; host names, localhost included, are refused)', DEFAULT_LISTEN)
     .option('--json', 'print {url, stateDir} as one JSON line once listening')
     .addHelpText(
       'after',
@@ -103,7 +102,7 @@ Emulated boards attest to it with: sphere-rig emulator run --daa-url <url>`,
     )
     .action(
       action(async (flags: { state: string; listen: string; json?: boolean }) => {
-        const { host, port } = parseLoopbackListen(flags.listen, '--listen');
+        const { host, port } = parseLoopbackFlag(flags.listen, '--listen', { use: 'listen' });
         const stateDir = resolve(flags.state);
         const service = await DaaService.open({ stateDir });
         const server = await startDaaServer({ service, host, port }).catch(async (error: unknown) => {
@@ -241,12 +240,12 @@ File format (YAML or JSON):
   daa
     .command('attest')
     .description("Make an emulated board attest now (its control channel's `attest`) and show the result")
-    .requiredOption('--board <host:port>', "the board's control port, e.g. 127.0.0.1:40123")
+    .requiredOption('--board <host:port>', "the board's control port on loopback, e.g. 127.0.0.1:40123")
     .option('--timeout <ms>', 'how long to wait for the result', '30000')
     .option('--json', 'print the whole outcome as JSON')
     .action(
       action(async (flags: { board: string; timeout: string; json?: boolean }) => {
-        const { host, port } = parseLoopbackListen(flags.board, '--board');
+        const { host, port } = parseLoopbackFlag(flags.board, '--board', { use: 'connect' });
         const timeoutMs = parseCount(flags.timeout, '--timeout', 1, 600_000);
         const control = await ControlClient.connect({ host, port, timeoutMs });
         let outcome: Record<string, unknown>;

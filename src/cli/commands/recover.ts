@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { isIPv4 } from 'node:net';
 import { EmulatedPins } from '../../device/emulated/emulated-pins.js';
 import { ControlClient } from '../../device/emulated/control-client.js';
 import type { BoardPins } from '../../device/board-pins.js';
@@ -11,7 +10,7 @@ import { RigError } from '../../util/failure.js';
 import { action, UsageError } from '../action.js';
 import { ExitCode } from '../exit-codes.js';
 import { readInputFile } from '../files.js';
-import { parseCount } from '../parse-options.js';
+import { parseCount, parseLoopbackFlag } from '../parse-options.js';
 import { ProgressBar } from '../progress-bar.js';
 
 interface RecoverFlags {
@@ -39,7 +38,7 @@ export function registerRecoverCommand(program: Command): void {
     .option('--port <path>', 'serial device of the recovery UART (a real board: its FTDI interface D, found by --usb-serial when left out; an emulated board: its recovery pty)')
     .option('--images <dir>', 'recovery image set folder (see `sphere-rig recovery build`)')
     .option('--capability <file>', 'device capability image to install during the recovery (e.g. AppDevelopment)')
-    .option('--control <host:port>', "an emulated board's control channel, which drives its strap and reset pins")
+    .option('--control <host:port>', "an emulated board's control channel, which drives its strap and reset pins: a loopback HOST:PORT, or PORT for 127.0.0.1:PORT")
     .option('--usb-serial <serial>', "a real board on this host, by its USB serial: its FTDI pins drive strap (AD3) and reset (BD6); --port defaults to its interface D tty")
     .option('--low-speed', 'image at 115200 baud with RTS/CTS instead of 3,000,000')
     .option('--device-logs', 'ask the device for its log entries and print them')
@@ -128,7 +127,7 @@ Examples:
 /** The board's pins and recovery UART: an emulated board's control channel, or a real board's FTDI device found by serial. */
 async function openTarget(flags: RecoverFlags, signal: AbortSignal): Promise<{ pins: BoardPins; port: string; close(): Promise<void> }> {
   if (flags.control) {
-    const { host, port } = parseControl(flags.control);
+    const { host, port } = parseLoopbackFlag(flags.control, '--control', { use: 'connect', barePort: true });
     const control = await ControlClient.connect({ host, port, signal });
     return { pins: new EmulatedPins(control), port: flags.port!, close: () => control.close() };
   }
@@ -139,12 +138,6 @@ async function openTarget(flags: RecoverFlags, signal: AbortSignal): Promise<{ p
     throw new RigError('infra-error', 'recovery-uart-missing', `board ${flags.usbSerial}: no tty for interface D (the recovery UART); is ftdi_sio bound to it? Give --port to name it`);
   }
   return { pins: board.pins, port, close: () => board.close() };
-}
-
-function parseControl(text: string): { host: string; port: number } {
-  const match = /^(?:(\d+\.\d+\.\d+\.\d+):)?(\d+)$/.exec(text.trim());
-  if (!match || (match[1] !== undefined && !isIPv4(match[1]))) throw new UsageError(`--control must be HOST:PORT (a loopback address) or PORT, got ${JSON.stringify(text)}`);
-  return { host: match[1] ?? '127.0.0.1', port: parseCount(match[2]!, '--control port', 1, 65535) };
 }
 
 /** How progress is shown: a bar on a terminal, JSON lines with --json, plain step lines otherwise. */

@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Daemon } from '../../daemon/daemon.js';
-import { loadRigConfig } from '../../daemon/rig-config.js';
+import { DEFAULT_LISTEN, loadRigConfig } from '../../daemon/rig-config.js';
 import { action } from '../action.js';
+import { parseLoopbackFlag } from '../parse-options.js';
 
 /** Where `up` keeps keys, emulator chips, the DAA service and the run store. */
 export function defaultStateDir(): string {
@@ -32,7 +33,7 @@ export function registerUpCommand(program: Command): void {
     .description('Run the rig daemon in the foreground: boards, DAA service, API, live stream and dashboard on loopback')
     .option('--rig <file>', 'rig inventory (YAML)', DEFAULT_RIG)
     .option('--state <dir>', 'state folder (default: $SPHERE_RIG_HOME or ./.sphere-rig)', defaultStateDir())
-    .option('--listen <host:port>', "address to serve on (default: the rig's daemon.listen, 127.0.0.1:8480)")
+    .option('--listen <host:port>', `loopback address to serve on, 127.0.0.1:PORT or [::1]:PORT; port 0: any free port (default: the rig's daemon.listen, ${DEFAULT_LISTEN})`)
     .option('--scenarios <dir...>', 'extra scenario folders')
     .addHelpText(
       'after',
@@ -42,15 +43,22 @@ written to <state>/admin.token (mode 0600). Other commands (run, boards, runs,
 watch) find the daemon and the token through <state>; scripts pass
 --daemon URL --token TOKEN or set SPHERE_RIG_URL / SPHERE_RIG_TOKEN.
 Ctrl-C stops it: running scenarios are cancelled (their teardown runs) and
-nothing finished is lost.`,
+nothing finished is lost.
+
+The daemon serves on a literal loopback address only (127.0.0.0/8, ::1), from
+--listen or the rig's daemon.listen. Host names, localhost included, are refused
+(what they resolve to is not ours to guarantee: give 127.0.0.1), and so are
+0.0.0.0 and :: (every interface). In a container, run it with the host's network
+(docker run --network host) to reach it on the host's 127.0.0.1.`,
     )
     .action(
       action(async (flags: UpFlags) => {
+        const listen = flags.listen === undefined ? undefined : parseLoopbackFlag(flags.listen, '--listen', { use: 'listen' });
         const rig = loadRigConfig(flags.rig);
         const daemon = await Daemon.start({
           rig,
           stateDir: flags.state,
-          listen: flags.listen,
+          listen,
           dashboardDir: existsSync(DASHBOARD_DIR) ? DASHBOARD_DIR : undefined,
           scenarioDirs: flags.scenarios,
         });

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { connect as connectSocket, isIPv4, isIPv6, type Socket } from 'node:net';
+import { connect as connectSocket, type Socket } from 'node:net';
 import { RigError, isFailureClass, type FailureClass } from '../../util/failure.js';
 import { componentLogger } from '../../util/logger.js';
+import { checkLoopbackHostPort, formatHostPort } from '../../util/loopback-address.js';
 
 const log = componentLogger('control-client');
 
@@ -61,14 +62,14 @@ export class ControlClient extends EventEmitter<{ event: [event: ControlEvent]; 
   private readonly where: string;
 
   static connect(options: ControlClientOptions): Promise<ControlClient> {
-    const host = options.host ?? '127.0.0.1';
-    const where = `${host}:${options.port}`;
-    if (!isLoopbackAddress(host)) {
-      return Promise.reject(new ControlError('infra-error', 'non-loopback-address', `the control channel is on loopback only; refusing '${host}'`, { host }));
+    let host: string;
+    try {
+      host = checkLoopbackHostPort({ host: options.host ?? '127.0.0.1', port: options.port }, 'the control channel', { use: 'connect' }).host;
+    } catch (error) {
+      const refused = error as RigError;
+      return Promise.reject(new ControlError(refused.failureClass, refused.code, refused.message, refused.details));
     }
-    if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 65535) {
-      return Promise.reject(new ControlError('infra-error', 'invalid-port', `control channel port must be an integer 1..65535, got ${String(options.port)}`));
-    }
+    const where = formatHostPort(host, options.port);
     const timeoutMs = options.timeoutMs ?? 5000;
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(cancelled(`connecting to the control channel at ${where}`, signal));
@@ -307,10 +308,4 @@ export class ControlClient extends EventEmitter<{ event: [event: ControlEvent]; 
 
 function cancelled(what: string, signal: AbortSignal | undefined): ControlError {
   return new ControlError('cancelled', 'cancelled', `${what} was cancelled`, {}, { cause: signal?.reason });
-}
-
-/** Literal loopback IPs only (127.0.0.0/8, ::1): host names could resolve anywhere. */
-function isLoopbackAddress(host: string): boolean {
-  if (isIPv4(host)) return host.startsWith('127.');
-  return isIPv6(host) && (host === '::1' || /^::ffff:127\.\d+\.\d+\.\d+$/i.test(host));
 }

@@ -1,9 +1,9 @@
 import type { RequestListener } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { InputError, RigError } from '../../util/failure.js';
+import { RigError } from '../../util/failure.js';
 import { componentLogger } from '../../util/logger.js';
-import { isLoopbackAddress } from '../surfaces/loopback-address.js';
+import { checkLoopbackHostPort, formatHostPort } from '../../util/loopback-address.js';
 import { REST_API_VERSION, REST_API_VERSION_HEADER } from './rest-api-version.js';
 import { RestErrorCode } from './rest-error-codes.js';
 import type { RestServerIdentity } from './rest-server-identity.js';
@@ -78,14 +78,13 @@ export class RestServer {
   }
 
   static async listen(options: RestServerOptions): Promise<RestServer> {
-    const host = options.host ?? '127.0.0.1';
-    if (!isLoopbackAddress(host)) throw new InputError('non-loopback-address', `the REST API listens on loopback only; refusing '${host}'`, { host });
+    const { host, port } = checkLoopbackHostPort({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 }, 'the REST API', { use: 'listen' });
     const rest = new RestServer(options);
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void =>
-        reject(new RigError('infra-error', 'rest-listen-failed', `cannot listen on ${host}:${options.port ?? 0}: ${error.message}`, {}, { cause: error }));
+        reject(new RigError('infra-error', 'rest-listen-failed', `cannot listen on ${formatHostPort(host, port)}: ${error.message}`, {}, { cause: error }));
       rest.#server.once('error', onError);
-      rest.#server.listen({ host, port: options.port ?? 0, exclusive: true }, () => {
+      rest.#server.listen({ host, port, exclusive: true }, () => {
         rest.#server.off('error', onError);
         resolve();
       });

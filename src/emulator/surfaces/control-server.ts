@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { InputError, RigError } from '../../util/failure.js';
 import { componentLogger } from '../../util/logger.js';
+import { checkLoopbackHostPort, formatHostPort } from '../../util/loopback-address.js';
 import {
   CONTROL_MAX_LINE_BYTES,
   ControlErrorCode,
@@ -10,7 +11,6 @@ import {
   type ControlReply,
   type ControlRequestId,
 } from './control-protocol.js';
-import { isLoopbackAddress } from './loopback-address.js';
 
 const log = componentLogger('control-server');
 
@@ -56,18 +56,11 @@ export class ControlServer {
 
   /** Starts listening; resolves once the port is bound. */
   static async listen(options: ControlServerOptions = {}): Promise<ControlServer> {
-    const host = options.host ?? '127.0.0.1';
-    if (!isLoopbackAddress(host)) {
-      throw new InputError('non-loopback-address', `the control channel listens on loopback only; refusing '${host}'`, { host });
-    }
-    const port = options.port ?? 0;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new InputError('invalid-port', `control channel port must be an integer 0..65535, got ${String(port)}`);
-    }
+    const { host, port } = checkLoopbackHostPort({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 }, 'the control channel', { use: 'listen' });
     const control = new ControlServer(options.maxLineBytes ?? CONTROL_MAX_LINE_BYTES);
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
-        reject(new RigError('infra-error', 'control-listen-failed', `cannot listen on ${host}:${port}: ${error.message}`, {}, { cause: error }));
+        reject(new RigError('infra-error', 'control-listen-failed', `cannot listen on ${formatHostPort(host, port)}: ${error.message}`, {}, { cause: error }));
       };
       control.server.once('error', onError);
       control.server.listen({ host, port, exclusive: true }, () => {
