@@ -6,6 +6,7 @@ import type { AffirmingResult } from '../../src/daa/protocol.js';
 import { openssl, ScratchDir } from '../pki/openssl.js';
 import { DaaFixture } from './helpers/daa-fixture.js';
 import { SimulatedDevice } from './helpers/simulated-device.js';
+import { stateSnapshot } from './helpers/state-snapshot.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -68,39 +69,80 @@ describe('local DAA service: tenant CA rotation, downloads, CRL, relying party a
     expect(foreign.problems.map((p) => p.code)).to.include('not-a-device-certificate');
   });
 
-  it('answers bad input with 4xx and a code, never 500', async () => {
+  it('answers each bad input with its own status and code, changes nothing, and keeps serving', async () => {
     const send = async (method: string, path: string, body?: string, contentType = 'application/json') => {
       const response = await fetch(`${daa.server.url}${path}`, { method, ...(body === undefined ? {} : { body, headers: { 'content-type': contentType } }) });
-      return { status: response.status, body: await response.text() };
+      const text = await response.text();
+      return { status: response.status, text, json: JSON.parse(text) as { error?: { code: string; message: string } } & Record<string, unknown> };
     };
-    const cases: Array<[string, string, string | undefined]> = [
-      ['POST', '/tenants', '{"name": 7}'],
-      ['POST', '/tenants', '{"name": "x", "extra": true}'],
-      ['POST', '/tenants', 'not json'],
-      ['POST', '/tenants', '[]'],
-      ['POST', '/tenants', `{"name": "${'n'.repeat(2 * 1024 * 1024)}"}`],
-      ['POST', '/tenants', '{"name": "bad/name"}'],
-      ['GET', '/tenants/nope', undefined],
-      ['GET', '/tenants/%E0%A4%A', undefined],
-      ['POST', '/tenants/nope/devices', '{"deviceId": "12"}'],
-      ['PUT', '/tenants/nope/reference-values', '{"components": "all"}'],
-      ['GET', '/tenants/nope/ca?thumbprint=zz', undefined],
-      ['PUT', '/tenants/nope/ca/xyz', '{"status": "Active"}'],
-      ['GET', '/devices/abc', undefined],
-      ['POST', '/sessions', '{"deviceId": 5}'],
-      ['POST', '/verify', '{"chainPem": "garbage"}'],
-      ['POST', '/verify', '{"chainPem": "x", "at": "yesterday"}'],
-      ['GET', '/audit?limit=-1', undefined],
-      ['GET', '/no/such/endpoint', undefined],
-    ];
-    for (const [method, path, body] of cases) {
-      const answer = await send(method, path, body);
-      expect(answer.status, `${method} ${path.slice(0, 60)} -> ${answer.body.slice(0, 200)}`).to.be.within(200, 499);
-      if (answer.status >= 400) expect(JSON.parse(answer.body).error.code, path).to.be.a('string');
-    }
     const tenant = await daa.client.createTenant({ name: 'inputs' });
+    const owned = new SimulatedDevice();
+    await daa.tenantFor(owned, 'inputs-owner');
+    const notAPoint = 'ab'.repeat(64);
+    const noThumbprint = '0'.repeat(40);
+    const before = stateSnapshot(daa.dir);
+    const tenantsBefore = await daa.client.listTenants();
+
+    const cases: Array<[string, string, string | undefined, number, string]> = [
+      ['POST', '/tenants', '{"name": 7}', 400, 'body-invalid'],
+      ['POST', '/tenants', '{"name": "x", "extra": true}', 400, 'body-invalid'],
+      ['POST', '/tenants', 'not json', 400, 'body-malformed'],
+      ['POST', '/tenants', '[]', 400, 'body-invalid'],
+      ['POST', '/tenants', 'null', 400, 'body-invalid'],
+      ['POST', '/tenants', `{"name": "${'n'.repeat(2 * 1024 * 1024)}"}`, 413, 'body-too-large'],
+      ['POST', '/tenants', '{"name": "bad/name"}', 400, 'tenant-name-invalid'],
+      ['POST', '/tenants', '{"name": "x", "id": "../../x"}', 400, 'tenant-id-invalid'],
+      ['POST', '/tenants', '{"name": "inputs"}', 409, 'tenant-exists'],
+      ['POST', '/tenants', `{"name": "x", "id": "${tenant.id.toUpperCase()}"}`, 409, 'tenant-exists'],
+      ['GET', '/tenants?x=1', undefined, 400, 'query-invalid'],
+      ['GET', '/tenants/nope', undefined, 404, 'tenant-not-found'],
+      ['GET', '/tenants/%E0%A4%A', undefined, 400, 'bad-request'],
+      ['POST', '/tenants/nope/devices', '{"deviceId": "12"}', 400, 'body-invalid'],
+      ['POST', `/tenants/${tenant.id}/devices`, '{"deviceId": "12"}', 400, 'body-invalid'],
+      ['POST', `/tenants/${tenant.id}/devices`, `{"deviceId": "${notAPoint}"}`, 400, 'device-id-invalid'],
+      ['POST', `/tenants/${tenant.id}/devices`, `{"deviceId": "${owned.deviceId}"}`, 409, 'device-claimed-elsewhere'],
+      ['PUT', `/tenants/${tenant.id}/policy`, '{"developmentMode": "maybe"}', 400, 'body-invalid'],
+      ['PUT', '/tenants/nope/reference-values', '{"components": "all"}', 404, 'tenant-not-found'],
+      ['PUT', `/tenants/${tenant.id}/reference-values`, '{"components": "all"}', 400, 'reference-values-invalid'],
+      ['GET', '/tenants/nope/ca?thumbprint=zz', undefined, 400, 'query-invalid'],
+      ['GET', `/tenants/${tenant.id}/ca?thumbprint=${noThumbprint}`, undefined, 404, 'authority-not-found'],
+      ['PUT', '/tenants/nope/ca/xyz', '{"status": "Active"}', 400, 'thumbprint-invalid'],
+      ['PUT', `/tenants/${tenant.id}/ca/${noThumbprint}`, '{"status": "Revoked"}', 404, 'authority-not-found'],
+      ['POST', `/tenants/${tenant.id}/ca/rotate`, '{"activate": "yes"}', 400, 'body-invalid'],
+      ['GET', '/devices/abc', undefined, 400, 'device-id-invalid'],
+      ['POST', `/devices/${notAPoint}/revoke`, '{}', 400, 'device-id-invalid'],
+      ['POST', `/devices/${new SimulatedDevice().deviceId}/revoke`, '{"reason": "x"}', 404, 'device-not-found'],
+      ['POST', '/sessions', '{"deviceId": 5}', 400, 'body-invalid'],
+      ['POST', '/sessions', `{"deviceId": "${notAPoint}"}`, 400, 'device-id-invalid'],
+      ['POST', '/verify', '{"chainPem": "x", "at": "yesterday"}', 400, 'body-invalid'],
+      ['POST', '/verify', '{"chainPem": "x", "at": "2024-13-45T99:99Z"}', 400, 'body-invalid'],
+      ['GET', '/audit?limit=-1', undefined, 400, 'query-invalid'],
+      ['GET', '/audit?__proto__=x', undefined, 400, 'query-invalid'],
+      ['GET', '/no/such/endpoint', undefined, 404, 'not-found'],
+      ['DELETE', `/tenants/${tenant.id}`, undefined, 404, 'not-found'],
+    ];
+    for (const [method, path, body, status, code] of cases) {
+      const answer = await send(method, path, body);
+      expect({ status: answer.status, code: answer.json.error?.code }, `${method} ${path.slice(0, 60)} ${body?.slice(0, 60) ?? ''} -> ${answer.text.slice(0, 200)}`).to.deep.equal({ status, code });
+    }
+    // A chain that is not one is the relying party's answer, not an error: not valid, and why.
+    const garbage = await send('POST', '/verify', '{"chainPem": "garbage"}');
+    expect(garbage.status).to.equal(200);
+    expect(garbage.json).to.deep.include({ valid: false, deviceId: null });
+    expect((garbage.json.problems as Array<{ code: string }>).map((p) => p.code)).to.deep.equal(['chain-unreadable']);
+
+    expect(stateSnapshot(daa.dir), 'no tenant, CA, device or certificate changed').to.deep.equal(before);
+    expect(await daa.client.listTenants()).to.deep.equal(tenantsBefore);
     const refused = await send('PUT', `/tenants/${tenant.id}/reference-values`, JSON.stringify({ components: [{ componentId: 'x', trustedImageHashes: ['00'] }] }));
     expect(refused.status).to.equal(400);
-    expect(JSON.parse(refused.body).error.message).to.include('components[0].componentId').and.include('components[0].trustedImageHashes[0]');
+    expect(refused.json.error!.message).to.include('components[0].componentId').and.include('components[0].trustedImageHashes[0]');
+    expect((await send('GET', `/tenants/${tenant.id}/reference-values`)).json.error?.code).to.equal('reference-values-not-set');
+
+    // The service still does its work: a new tenant's device attests.
+    const device = new SimulatedDevice();
+    const fresh = await daa.tenantFor(device, 'after-inputs');
+    const session = await daa.client.createSession({ deviceId: device.deviceId });
+    const result = await daa.client.submitEvidence(session.sessionId, device.sign(device.claims(session.nonce, fresh.id)));
+    expect(result.verdict).to.equal('affirming');
   });
 });

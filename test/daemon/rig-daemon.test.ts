@@ -101,60 +101,6 @@ describe('the rig daemon (sphere-rig up) with emulated boards', function () {
     expect(junit.body).to.contain('type="infra-error"');
   });
 
-  it('refuses calls without a token and mutations with a viewer token', async () => {
-    expect((await daemon.request('GET', '/api/v1/boards', undefined, null)).status).to.equal(401);
-    expect((await daemon.request('GET', '/api/v1/boards', undefined, 'srt_nope_nope')).status).to.equal(401);
-    const viewer = await daemon.request<{ token: string }>('POST', '/api/v1/tokens', { name: 'qa', role: 'viewer' });
-    expect(viewer.status).to.equal(201);
-    expect((await daemon.request('GET', '/api/v1/runs', undefined, viewer.body.token)).status).to.equal(200);
-    expect((await daemon.request('POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'emu-1' }, viewer.body.token)).status).to.equal(403);
-    expect((await daemon.request('POST', '/api/v1/boards/emu-1/actions', { action: 'reset' }, viewer.body.token)).status).to.equal(403);
-    expect((await daemon.request('POST', '/api/v1/tokens', { name: 'x', role: 'admin' }, viewer.body.token)).status).to.equal(403);
-  });
-
-  it('answers 200 malformed requests with 4xx, never 500, and stays healthy', async () => {
-    const bad: Array<[string, string, unknown]> = [
-      ['POST', '/api/v1/runs', '{not json'],
-      ['POST', '/api/v1/runs', {}],
-      ['POST', '/api/v1/runs', { scenario: 42 }],
-      ['POST', '/api/v1/runs', { scenario: 'boot-smoke' }],
-      ['POST', '/api/v1/runs', { scenario: 'no-such', boardId: 'emu-1' }],
-      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'nope' }],
-      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', tags: ['no-such-tag'] }],
-      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'emu-1', extra: true }],
-      ['POST', '/api/v1/runs', 'x'.repeat(400_000)],
-      ['GET', '/api/v1/runs?limit=abc', undefined],
-      ['GET', '/api/v1/runs?limit=1e999', undefined],
-      ['GET', '/api/v1/runs?verdict=great', undefined],
-      ['GET', '/api/v1/runs?__proto__=1', undefined],
-      ['GET', '/api/v1/runs/does-not-exist', undefined],
-      ['GET', '/api/v1/boards/nope', undefined],
-      ['POST', '/api/v1/boards/emu-1/actions', { action: 'explode' }],
-      ['POST', '/api/v1/boards/emu-1/lease', { ttlMs: -1 }],
-      ['POST', '/api/v1/runs/nope/cancel', undefined],
-      ['DELETE', '/api/v1/nothing', undefined],
-      ['PUT', '/api/v1/boards', { a: 1 }],
-    ];
-    let count = 0;
-    for (let round = 0; count < 200; round++) {
-      for (const [method, path, body] of bad) {
-        const { status } = await daemon.request(method, path, body);
-        expect(status, `${method} ${path} ${JSON.stringify(body)?.slice(0, 60)}`).to.be.within(400, 499);
-        count++;
-      }
-    }
-    const health = await daemon.request<{ ok: boolean }>('GET', '/api/v1/health', undefined, null);
-    expect(health.body.ok).to.equal(true);
-  });
-
-  it('serves its OpenAPI document and Prometheus metrics', async () => {
-    const doc = await daemon.request<string>('GET', '/api/v1/openapi.yaml');
-    expect(doc.body).to.match(/^openapi: 3/);
-    const metrics = await daemon.request<string>('GET', '/metrics');
-    expect(metrics.status).to.equal(200);
-    expect(metrics.body).to.match(/^# (HELP|TYPE) /m);
-  });
-
   it('after SIGKILL with 8 runs in flight, keeps finished runs, marks the others interrupted, and runs again', async () => {
     const finished = await daemon.request<{ runs: Array<{ id: string }> }>('GET', '/api/v1/runs?status=finished&limit=1000');
     const before = finished.body.runs.length;
