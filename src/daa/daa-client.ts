@@ -19,17 +19,21 @@ export interface DaaClientOptions {
   /** Per request; default 10 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Sent as `Authorization: Bearer`: the daemon's /daa wants a rig token for everything but the device-facing routes. */
+  token?: string;
 }
 
 export class DaaClient {
   readonly baseUrl: string;
   readonly #timeoutMs: number;
   readonly #signal: AbortSignal | undefined;
+  readonly #headers: Record<string, string>;
 
   constructor(baseUrl: string, options: DaaClientOptions = {}) {
     this.baseUrl = loopbackBaseUrl(baseUrl, 'DAA service URL');
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#signal = options.signal;
+    this.#headers = options.token ? { authorization: `Bearer ${options.token}` } : {};
   }
 
   listTenants(): Promise<TenantInfo[]> {
@@ -141,7 +145,8 @@ export class DaaClient {
       return await fetch(`${this.baseUrl}${path}`, {
         method,
         signal: AbortSignal.any(signals),
-        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        headers: body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {
       throw transportError(error, `${method} ${this.baseUrl}${path}`, this.#timeoutMs);

@@ -20,6 +20,7 @@ import { apiRoutes } from './api-routes.js';
 import { ApiTokenStore, ensureLocalAdminToken } from './api-token-store.js';
 import { BoardRegistry } from './board-registry.js';
 import { daaAccess, defaultReferenceValues } from './daa-access.js';
+import { daaRouteAccess } from './daa-route-access.js';
 import { EmulatorChild } from './emulator-child.js';
 import { EventBus } from './event-bus.js';
 import { EventStreamServer } from './event-stream-server.js';
@@ -137,7 +138,7 @@ export class Daemon {
     const stream = new EventStreamServer({ server, bus, verifier: tokens });
     const metrics = new DaemonMetrics({ runs, bus, stream, boardStates: () => [...registry.boards.values()].map((b) => b.state()), knownBoardStates: BOARD_STATES });
     app.use('/api/v1', apiRoutes({ boards: () => registry.boards, scheduler, runs, catalog, library, verifier: tokens, tokens, health: () => ({ boards: registry.boards.size, version: DAEMON_VERSION }) }));
-    app.use('/daa', createDaaRouter(daa));
+    app.use('/daa', daaRouteAccess(tokens), createDaaRouter(daa));
     app.get('/metrics', requireRole(tokens, 'viewer'), metrics.handler());
     if (options.dashboardDir) app.use('/', express.static(options.dashboardDir, { index: 'index.html', maxAge: 0 }));
     app.use(notFoundHandler(), httpErrorHandler());

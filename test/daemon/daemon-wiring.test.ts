@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DaaClient } from '../../src/daa/daa-client.js';
+import type { DaaError } from '../../src/daa/daa-error.js';
 import type { DaemonEvent } from '../../src/daemon/daemon-event.js';
 import type { ErrorBody } from '../../src/daemon/http-errors.js';
 import type { RunRecord } from '../../src/scenario/run-record.js';
@@ -125,6 +127,34 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
 
     expect((await daemon.request<{ total: number }>('GET', '/api/v1/runs')).body.total, 'no run was created').to.equal(0);
     expect((await daemon.request<{ ok: boolean }>('GET', '/api/v1/health', undefined, null)).body.ok).to.equal(true);
+  });
+
+  it('leaves the DAA service open to devices and relying parties only: managing it at /daa takes a token', async () => {
+    // Management: reads for viewers, changes for operators, nothing without a token.
+    expect(await answer('POST', '/daa/tenants', { name: 'wiring' }, null)).to.deep.include({ status: 401, code: 'unauthenticated' });
+    expect(await answer('POST', '/daa/tenants', { name: 'wiring' }, viewer)).to.deep.include({ status: 403, code: 'forbidden' });
+    expect((await answer('POST', '/daa/tenants', { name: 'wiring' }, operator)).status).to.equal(201);
+    expect(await answer('GET', '/daa/tenants', undefined, null)).to.deep.include({ status: 401, code: 'unauthenticated' });
+    expect((await answer('GET', '/daa/tenants', undefined, viewer)).status).to.equal(200);
+    expect(await answer('PUT', '/daa/tenants/wiring/policy', { developmentMode: 'allow' }, null)).to.deep.include({ status: 401, code: 'unauthenticated' });
+    expect(await answer('POST', `/daa/devices/${'a'.repeat(128)}/revoke`, {}, null)).to.deep.include({ status: 401, code: 'unauthenticated' });
+    expect(await answer('POST', '/daa/tenants/wiring/ca/rotate', {}, viewer)).to.deep.include({ status: 403, code: 'forbidden' });
+    expect(await answer('GET', '/daa/audit', undefined, null)).to.deep.include({ status: 401, code: 'unauthenticated' });
+
+    // What a device or a relying party needs carries no rig token.
+    expect((await answer('POST', '/daa/sessions', {}, null)).status).to.equal(201);
+    expect((await answer('GET', '/daa/pki/root', undefined, null)).status).to.equal(200);
+    expect((await answer('GET', '/daa/tenants/wiring/ca', undefined, null)).status).to.equal(200);
+    expect((await answer('GET', '/daa/tenants/wiring/ca/crl', undefined, null)).status).to.equal(200);
+    expect((await answer('POST', '/daa/verify', { chainPem: 'not a chain' }, null)).status).to.equal(200);
+
+    // The DAA client (the CLI's --service mode) sends its token.
+    expect((await new DaaClient(`${daemon.url}/daa`, { token: viewer }).listTenants()).map((t) => t.name)).to.include('wiring');
+    const refused = await new DaaClient(`${daemon.url}/daa`).listTenants().then(
+      () => expect.fail('listed tenants without a token'),
+      (error: DaaError) => error,
+    );
+    expect(refused.status).to.equal(401);
   });
 
   it('serves its OpenAPI document', async () => {

@@ -24,6 +24,7 @@ import { defaultStateDir } from './up.js';
  */
 interface TargetFlags {
   service?: string;
+  token?: string;
   state?: string;
   json?: boolean;
 }
@@ -56,7 +57,8 @@ function defaultDaaState(): string {
 
 async function withDaa<T>(flags: TargetFlags, use: (daa: DaaOperations) => Promise<T>): Promise<T> {
   const url = flags.service ?? process.env.SPHERE_RIG_DAA_URL;
-  if (url) return use(new DaaClient(url));
+  const token = flags.token ?? process.env.SPHERE_RIG_TOKEN;
+  if (url) return use(new DaaClient(url, token ? { token } : {}));
   const service = await DaaService.open({ stateDir: resolve(flags.state ?? defaultDaaState()) });
   try {
     return await use(service);
@@ -71,7 +73,8 @@ function print(flags: TargetFlags, value: unknown, text: string): void {
 
 function target<C extends Command>(command: C): C {
   return command
-    .option('--service <url>', 'a running DAA service (http://127.0.0.1:PORT); default $SPHERE_RIG_DAA_URL')
+    .option('--service <url>', 'a running DAA service (http://127.0.0.1:PORT, or the daemon\'s http://127.0.0.1:8480/daa); default $SPHERE_RIG_DAA_URL')
+    .option('--token <token>', "with --service at a daemon's /daa: an API token (viewer to read, operator to change); default $SPHERE_RIG_TOKEN")
     .option('--state <dir>', 'without --service: the state folder to open directly (default $SPHERE_RIG_HOME/daa)')
     .option('--json', 'print the result as JSON') as C;
 }
