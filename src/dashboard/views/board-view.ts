@@ -4,6 +4,7 @@ import { h, replaceChildren } from '../dom.js';
 import { KeyedDebouncer } from '../keyed-debouncer.js';
 import { formatDateTime, formatDuration } from '../format.js';
 import { links } from '../router.js';
+import { runDurationMs } from '../run-duration.js';
 import { outcomeBadge } from '../verdict-style.js';
 import type { View, ViewContext } from '../view-context.js';
 import { viewKey } from '../view-context.js';
@@ -86,7 +87,7 @@ export class BoardView implements View {
                 h('td', { text: formatDateTime(run.queuedAt ?? null) }),
                 h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } })),
                 h('td', {}, outcomeBadge(run.status, run.verdict, 'small')),
-                h('td', { class: 'num', text: run.startedAt && run.endedAt ? formatDuration(Date.parse(run.endedAt) - Date.parse(run.startedAt)) : '—', title: run.reason ?? '' }),
+                h('td', { class: 'num', text: formatDuration(runDurationMs(run)), title: run.reason ?? '' }),
               ),
             ),
           )
