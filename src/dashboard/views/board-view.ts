@@ -97,6 +97,7 @@ export class BoardView implements View {
 
   destroy(): void {
     for (const undo of this.cleanup) undo();
+    this.runsRefresh.cancel();
     this.console.destroy();
     this.context.frames.cancel(this.key);
   }

@@ -127,6 +127,7 @@ export class HistoryView implements View {
 
   destroy(): void {
     for (const undo of this.cleanup) undo();
+    this.refresh.cancel();
   }
 }
 
