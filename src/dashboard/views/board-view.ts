@@ -52,8 +52,8 @@ export class BoardView implements View {
     this.cleanup.push(
       context.model.changes.on(`board:${boardId}`, redraw),
       context.model.changes.on('identity', redraw),
-      // Any run's change may be one on this board: reload its list, at most once a second.
-      context.model.changes.on('runs', () => this.runsRefresh.request('runs', () => this.loadRuns(), 1000)),
+      // A run on this board came, started or ended: reload its list, at most once a second.
+      context.model.changes.on(`board-runs:${boardId}`, () => this.runsRefresh.request('runs', () => this.loadRuns(), 1000)),
     );
     this.console.showLive(boardId);
     void context.sync.loadConsole(boardId).catch((error: unknown) => context.toast('warn', `Older console lines not loaded: ${(error as Error).message}`));

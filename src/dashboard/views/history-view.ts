@@ -40,7 +40,8 @@ export class HistoryView implements View {
     this.cleanup.push(
       context.model.changes.on('scenarios', drawFilters),
       context.model.changes.on('boards', drawFilters),
-      context.model.changes.on('runs', () => this.refresh.request('history', () => this.load())),
+      // The page lists finished runs only: steps of running ones change nothing here.
+      context.model.changes.on('runs-ended', () => this.refresh.request('history', () => this.load())),
     );
     drawFilters();
     void this.load();
