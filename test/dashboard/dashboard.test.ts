@@ -1,12 +1,11 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Page, Request } from 'playwright-core';
 import { CuttableProxy } from './helpers/cuttable-proxy.js';
-import { DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
+import { type DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
+import { expectNoPageErrors, startDashboardRig, stopDashboardRig } from './helpers/dashboard-rig.js';
 import { DaemonProcess } from '../helpers/daemon-process.js';
 
 const RIG = fileURLToPath(new URL('./fixtures/qa-rig.yaml', import.meta.url));
@@ -36,21 +35,13 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
   let page: Page;
 
   before(async () => {
-    stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-dashboard-'));
-    [daemon, browser] = await Promise.all([DaemonProcess.start({ rig: RIG, stateDir, scenarios: SCENARIO_DIRS }), DashboardBrowser.launch()]);
+    ({ stateDir, daemon, browser } = await startDashboardRig('sphere-rig-dashboard-', (folder) => DaemonProcess.start({ rig: RIG, stateDir: folder, scenarios: SCENARIO_DIRS })));
     page = await browser.open(daemon.url, daemon.token);
   });
 
-  afterEach(() => {
-    // A script error the assertions did not notice is still a failure.
-    expect(browser.takePageErrors()).to.deep.equal([]);
-  });
+  afterEach(() => expectNoPageErrors(browser));
 
-  after(async () => {
-    await browser?.close();
-    await daemon?.stop();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  });
+  after(() => stopDashboardRig({ stateDir, daemon, browser }));
 
   it('shows every board of the rig as a card, the four emulated ones reaching ready', async () => {
     // The token left the address bar as soon as the page read it.
