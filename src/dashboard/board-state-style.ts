@@ -1,6 +1,5 @@
 import type { Board, BoardState } from './api-types.js';
-import { h } from './dom.js';
-import type { OutcomeStyle } from './verdict-style.js';
+import { styleBadge, type OutcomeStyle } from './verdict-style.js';
 
 /**
  * How a board's state looks on its card. A board running a scenario is shown as
@@ -23,11 +22,5 @@ export function boardStateStyle(board: Pick<Board, 'state' | 'runningRun'>): Out
 }
 
 export function boardStateBadge(board: Pick<Board, 'state' | 'runningRun'>): HTMLSpanElement {
-  const style = boardStateStyle(board);
-  return h(
-    'span',
-    { class: `badge tone-${style.tone}`, title: style.meaning, data: { state: board.runningRun ? 'running' : board.state } },
-    h('span', { class: 'badge-icon', text: style.icon, attrs: { 'aria-hidden': 'true' } }),
-    style.label,
-  );
+  return styleBadge(boardStateStyle(board), { state: board.runningRun ? 'running' : board.state });
 }

@@ -1,7 +1,8 @@
 /**
  * Who wants to hear that a part of the page's model changed. Keys name the
  * part: `boards`, `board:<id>`, `console:<id>`, `runs`, `run:<id>`,
- * `connection`, `identity`, `scenarios`, `notices`.
+ * `board-runs:<id>` (a run on that board came or changed status or verdict),
+ * `runs-ended`, `connection`, `identity`, `scenarios`, `notices`.
  */
 export type Listener = () => void;
 

@@ -30,4 +30,14 @@ export class KeyedDebouncer {
       }, delayMs),
     );
   }
+
+  /**
+   * Drops every job still waiting and any second run asked for; a job already
+   * running finishes. For a view going away, whose jobs would fetch for nobody.
+   */
+  cancel(): void {
+    for (const timer of this.timers.values()) window.clearTimeout(timer);
+    this.timers.clear();
+    this.again.clear();
+  }
 }

@@ -211,7 +211,10 @@ export class RigModel {
         const run = this.runs.get(p.runId);
         if (run) {
           run.stepsEnded = Math.max(run.stepsEnded, p.index + 1);
-          if (run.status === 'queued') run.status = 'running';
+          if (run.status === 'queued') {
+            run.status = 'running';
+            this.outcomeChanged(run);
+          }
           if (run.currentStep?.index === p.index) run.currentStep = null;
           if (run.stepCount !== undefined && p.index + 1 >= run.stepCount) this.refresh.runEnding(p.runId);
         }
@@ -278,8 +281,10 @@ export class RigModel {
       // Until the record says, the scenario tells how many steps the run has.
       run.stepCount ??= this.scenarios.find((s) => s.name === run.scenario)?.steps.length;
       this.runs.set(run.id, run);
+      this.outcomeChanged(run);
       return run;
     }
+    const { status: statusBefore, verdict: verdictBefore } = existing;
     if (plain.status !== undefined && STATUS_ORDER[plain.status] < STATUS_ORDER[existing.status]) {
       // An older snapshot or a replayed event never takes a run back (finished to running, running to queued).
       delete plain.status;
@@ -294,7 +299,17 @@ export class RigModel {
       existing.currentStep = null;
       this.markBoardFree(existing.boardId, existing.id);
     }
+    if (existing.status !== statusBefore || existing.verdict !== verdictBefore) this.outcomeChanged(existing);
     return existing;
+  }
+
+  /**
+   * A run is new to the page or its status or verdict changed: what lists of
+   * runs fetched from the API show (step and measurement events change neither).
+   */
+  private outcomeChanged(run: LiveRun): void {
+    this.changes.emit(`board-runs:${run.boardId}`);
+    if (run.status === 'finished') this.changes.emit('runs-ended');
   }
 
   private runChanged(runId: string): void {

@@ -37,10 +37,14 @@ export function outcomeStyle(status: RunStatus | 'pending', verdict: Verdict | n
 
 /** `✓ Passed` as a badge; `data-verdict` lets tests and styles find it. */
 export function outcomeBadge(status: RunStatus | 'pending', verdict: Verdict | null, extraClass = ''): HTMLSpanElement {
-  const style = outcomeStyle(status, verdict);
+  return styleBadge(outcomeStyle(status, verdict), { verdict: verdict ?? status }, extraClass);
+}
+
+/** Any style as a badge: icon, word and tone, its meaning as the tooltip; `data` says what it stands for. */
+export function styleBadge(style: OutcomeStyle, data: Record<string, string>, extraClass = ''): HTMLSpanElement {
   return h(
     'span',
-    { class: `badge tone-${style.tone} ${extraClass}`.trim(), title: style.meaning, data: { verdict: verdict ?? status } },
+    { class: `badge tone-${style.tone} ${extraClass}`.trim(), title: style.meaning, data },
     h('span', { class: 'badge-icon', text: style.icon, attrs: { 'aria-hidden': 'true' } }),
     style.label,
   );

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { ConsoleExpectOptions, ConsoleLine } from './console-log.js';
+import type { ConsoleExpectOptions, ConsoleLine } from './console-history.js';
 import { RigError } from '../util/failure.js';
 
 /**

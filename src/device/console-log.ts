@@ -2,20 +2,10 @@ import { ReadlineParser } from '@serialport/parser-readline';
 import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { SerialPort } from 'serialport';
-import { RigError, type FailureClass } from '../util/failure.js';
 import { componentLogger } from '../util/logger.js';
+import { ConsoleError, ConsoleHistory, consoleCancelled, type ConsoleExpectOptions, type ConsoleLine } from './console-history.js';
 
 const log = componentLogger('console-log');
-
-/** One line of a board's debug console, as received by the host. */
-export interface ConsoleLine {
-  /** 1, 2, 3... in arrival order; never reused, even after old lines are dropped. */
-  seq: number;
-  /** Arrival time, ms since the epoch. */
-  timestamp: number;
-  /** The line without its "\n" or "\r\n". */
-  text: string;
-}
 
 export interface ConsoleLogOptions {
   /** Serial device path: /dev/ttyUSBn of a real board, or an emulated UART's pty. */
@@ -31,31 +21,6 @@ export interface ConsoleLogOptions {
   presenceCheckMs?: number;
 }
 
-export interface ConsoleExpectOptions {
-  timeoutMs: number;
-  signal?: AbortSignal;
-  /**
-   * Match lines from this sequence number on, including lines that arrived
-   * before the call: take `mark()` before an action, expect with `since` after
-   * it, and nothing the action caused can be missed. Default: `mark()` at the call.
-   */
-  since?: number;
-}
-
-export class ConsoleError extends RigError {
-  constructor(failureClass: FailureClass, code: string, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super(failureClass, code, message, details, options);
-  }
-}
-
-interface Waiter {
-  matches: (line: ConsoleLine) => boolean;
-  resolve: (line: ConsoleLine) => void;
-  fail: (error: ConsoleError) => void;
-}
-
-const LINES_IN_TIMEOUT_MESSAGE = 5;
-
 /**
  * A board's debug console as the host sees it: every line, timestamped and
  * numbered, kept (bounded) for the report, with `expect` for scenarios (after
@@ -65,14 +30,7 @@ export class ConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; close:
   readonly path: string;
   readonly name: string;
   private readonly port: SerialPort;
-  private readonly maxLines: number;
-  private readonly ring: Array<ConsoleLine | undefined>;
-  private ringStart = 0;
-  private ringCount = 0;
-  private nextSeq = 1;
-  private dropped = 0;
-  private readonly waiters = new Set<Waiter>();
-  private closedError: ConsoleError | undefined;
+  private readonly history: ConsoleHistory;
 
   /** Opens the port; resolves once it is open and lines are being recorded. */
   static async open(options: ConsoleLogOptions): Promise<ConsoleLog> {
@@ -83,7 +41,7 @@ export class ConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; close:
       throw new ConsoleError('infra-error', 'invalid-max-lines', `console ${name}: maxLines must be a positive integer, got ${maxLines}`);
     }
     const signal = options.signal;
-    if (signal?.aborted) throw cancelled(`opening console ${name}`, signal);
+    if (signal?.aborted) throw consoleCancelled(`opening console ${name}`, signal);
     const port = new SerialPort({ path: options.path, baudRate: options.baudRate ?? 115200, autoOpen: false });
     await new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -100,7 +58,7 @@ export class ConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; close:
         settle(error);
         if (port.isOpen) port.close();
       };
-      const onAbort = (): void => abandon(cancelled(`opening console ${name}`, signal));
+      const onAbort = (): void => abandon(consoleCancelled(`opening console ${name}`, signal));
       const timer = setTimeout(
         () => abandon(new ConsoleError('timeout', 'console-open-timeout', `console ${name}: ${options.path} did not open within ${timeoutMs} ms`)),
         timeoutMs,
@@ -126,8 +84,7 @@ export class ConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; close:
     this.path = path;
     this.name = name;
     this.port = port;
-    this.maxLines = maxLines;
-    this.ring = new Array<ConsoleLine | undefined>(Math.min(maxLines, 1024));
+    this.history = new ConsoleHistory(name, { maxLines });
     const parser = port.pipe(new ReadlineParser({ delimiter: '\n', encoding: 'utf8' }));
     parser.on('data', (text: string) => this.record(text));
     port.on('error', (error) => log.warn('console port error', { console: name, error: error.message }));
@@ -137,68 +94,26 @@ export class ConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; close:
 
   /** The sequence number the next line will get: pass it as `since`. */
   mark(): number {
-    return this.nextSeq;
+    return this.history.mark();
   }
 
   /** Lines dropped because more than maxLines arrived. */
   get droppedLines(): number {
-    return this.dropped;
+    return this.history.droppedLines;
   }
 
   get closed(): boolean {
-    return this.closedError !== undefined;
+    return this.history.closed;
   }
 
   /** The kept lines with seq >= since, oldest first. */
   lines(since = 0): ConsoleLine[] {
-    const out: ConsoleLine[] = [];
-    const first = Math.max(since, this.nextSeq - this.ringCount);
-    for (let seq = first; seq < this.nextSeq; seq += 1) out.push(this.lineAt(seq));
-    return out;
+    return this.history.lines(since);
   }
 
   /** Resolves with the first line at or after `since` that matches; a string matches as a substring. */
   expect(pattern: RegExp | string, options: ConsoleExpectOptions): Promise<ConsoleLine> {
-    const { timeoutMs, signal } = options;
-    const describe = describePattern(pattern);
-    if (signal?.aborted) return Promise.reject(cancelled(`console ${this.name}: expecting ${describe}`, signal));
-    const matches = matcherFor(pattern);
-    const earlier = this.lines(options.since ?? this.nextSeq).find((line) => matches(line.text));
-    if (earlier) return Promise.resolve(earlier);
-    if (this.closedError) return Promise.reject(this.closedError);
-
-    return new Promise((resolve, reject) => {
-      const finish = (): void => {
-        this.waiters.delete(waiter);
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const waiter: Waiter = {
-        matches: (line) => matches(line.text),
-        resolve: (line) => {
-          finish();
-          resolve(line);
-        },
-        fail: (error) => {
-          finish();
-          reject(error);
-        },
-      };
-      const onAbort = (): void => waiter.fail(cancelled(`console ${this.name}: expecting ${describe}`, signal));
-      const timer = setTimeout(() => {
-        const lastLines = this.lines(this.nextSeq - LINES_IN_TIMEOUT_MESSAGE).map((line) => line.text);
-        const tail = lastLines.length ? lastLines.map((text) => `\n  | ${text}`).join('') : ' (none)';
-        waiter.fail(
-          new ConsoleError('timeout', 'console-expect-timeout', `console ${this.name}: no line matching ${describe} within ${timeoutMs} ms; last lines:${tail}`, {
-            pattern: describe,
-            timeoutMs,
-            lastLines,
-          }),
-        );
-      }, timeoutMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
-    });
+    return this.history.expect(pattern, options);
   }
 
   /** Closes the port; pending expects reject with 'console-closed'. Idempotent. */
@@ -235,55 +150,11 @@ export class ConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; close:
   }
 
   private record(rawText: string): void {
-    const line: ConsoleLine = { seq: this.nextSeq, timestamp: Date.now(), text: rawText.endsWith('\r') ? rawText.slice(0, -1) : rawText };
-    this.store(line);
-    this.nextSeq += 1;
-    for (const waiter of [...this.waiters]) if (waiter.matches(line)) waiter.resolve(line);
+    const line = this.history.record(rawText.endsWith('\r') ? rawText.slice(0, -1) : rawText, Date.now());
     this.emit('line', line);
   }
 
-  /** A ring buffer that grows up to maxLines, then overwrites the oldest line. */
-  private store(line: ConsoleLine): void {
-    if (this.ringCount === this.ring.length && this.ring.length < this.maxLines) {
-      const grown = this.lines();
-      this.ring.length = Math.min(this.maxLines, this.ring.length * 2);
-      grown.forEach((kept, i) => (this.ring[i] = kept));
-      this.ringStart = 0;
-    }
-    if (this.ringCount < this.ring.length) {
-      this.ring[(this.ringStart + this.ringCount) % this.ring.length] = line;
-      this.ringCount += 1;
-    } else {
-      this.ring[this.ringStart] = line;
-      this.ringStart = (this.ringStart + 1) % this.ring.length;
-      this.dropped += 1;
-    }
-  }
-
-  private lineAt(seq: number): ConsoleLine {
-    const offset = seq - (this.nextSeq - this.ringCount);
-    return this.ring[(this.ringStart + offset) % this.ring.length] as ConsoleLine;
-  }
-
   private shutDown(error: ConsoleError): void {
-    if (this.closedError) return;
-    this.closedError = error;
-    for (const waiter of [...this.waiters]) waiter.fail(error);
-    this.emit('close');
+    if (this.history.close(error)) this.emit('close');
   }
-}
-
-function matcherFor(pattern: RegExp | string): (text: string) => boolean {
-  if (typeof pattern === 'string') return (text) => text.includes(pattern);
-  // A /g or /y pattern keeps lastIndex between tests; matching must not depend on history.
-  const regex = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
-  return (text) => regex.test(text);
-}
-
-function describePattern(pattern: RegExp | string): string {
-  return typeof pattern === 'string' ? JSON.stringify(pattern) : String(pattern);
-}
-
-function cancelled(what: string, signal: AbortSignal | undefined): ConsoleError {
-  return new ConsoleError('cancelled', 'cancelled', `${what} was cancelled`, {}, { cause: signal?.reason });
 }

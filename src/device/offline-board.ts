@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { AttestationOutcome, Board, BoardConsole, BoardIdentity, BoardInfo, BoardState } from './board.js';
-import type { ConsoleExpectOptions, ConsoleLine } from './console-log.js';
+import type { ConsoleExpectOptions, ConsoleLine } from './console-history.js';
 import { RigError } from '../util/failure.js';
 
 /** The console of a board nobody can hear: no lines, and expecting one is an infrastructure error. */

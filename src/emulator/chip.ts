@@ -1,9 +1,12 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseCertificates } from '../pki/certificate.js';
 import { exportPrivateKeyPem, generateSigningKeyPair, publicKeyToPoint } from '../pki/signing-key.js';
+import { TrustedKeystore } from '../pki/trusted-keystore.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { InputError } from '../util/failure.js';
+import { KeystoreRole } from './keystore-image.js';
 
 /**
  * The chip of one emulated board: what survives every reset, power cut and
@@ -54,6 +57,11 @@ export function createChipRecord(romTrustPem: string): ChipRecord {
     capabilityImage: null,
     settings: {},
   };
+}
+
+/** What the chip's ROM verifies the (recovery) 1BL and the OS set against: its OS signing certificates. */
+export function romTrustOf(chip: ChipRecord): TrustedKeystore {
+  return TrustedKeystore.of(parseCertificates(chip.romTrustPem, 'ROM trust').map((cert) => ({ cert, role: KeystoreRole.Os })));
 }
 
 export function loadChipRecord(boardDir: string): ChipRecord {

@@ -3,15 +3,14 @@ import { join } from 'node:path';
 import { parseImagePackage, readImageFacts } from '../image/image-package.js';
 import { verifyImagePackage } from '../image/image-signing.js';
 import { ImageType, imageTypeName } from '../image/image-types.js';
-import { parseCertificates } from '../pki/certificate.js';
-import { TrustedKeystore } from '../pki/trusted-keystore.js';
+import type { TrustedKeystore } from '../pki/trusted-keystore.js';
 import { componentLogger } from '../util/logger.js';
 import { BEHAVIOUR_PATH, parseAppBehaviour, type AppBehaviour } from './app-behaviour.js';
 import { AppInstance } from './app-instance.js';
 import { capabilitiesGranted, checkApplicationImage, type TrustedApplication } from './app-trust.js';
 import { BoardClock, type Speed } from './board-clock.js';
 import { BoardStorage, initialBootRecord, OTHER_SLOT, type BootRecord, type OsSlot } from './board-storage.js';
-import { type ChipRecord, FLASH_FILE, loadChipRecord, saveChipRecord } from './chip.js';
+import { type ChipRecord, FLASH_FILE, loadChipRecord, romTrustOf, saveChipRecord } from './chip.js';
 import { DeviceRefusal } from './device-error.js';
 import { describeAppCrash, describeAppExit, ErrorReportLog } from './error-reports.js';
 import { FlashDevice } from './flash/flash-device.js';
@@ -417,7 +416,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     }
     this.#bootingTrial = record?.trial ?? false;
     const order: OsSlot[] = record ? [record.active, OTHER_SLOT[record.active]] : ['a', 'b'];
-    const romTrust = TrustedKeystore.of(parseCertificates(this.chip.romTrustPem, 'ROM trust').map((cert) => ({ cert, role: 'os' })));
+    const romTrust = romTrustOf(this.chip);
     let booted: { slot: OsSlot; result: Extract<ReturnType<typeof runSecureBoot>, { ok: true }> } | undefined;
     for (const slot of order) {
       const read = this.storage.readOsSlot(slot);
@@ -701,7 +700,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
         throw new DeviceRefusal(7340047, 403, `${imageTypeName(readImageFacts(pkg).identity!.imageType)}: signature ${check.reason}`);
       }
     }
-    const romTrust = TrustedKeystore.of(parseCertificates(this.chip.romTrustPem, 'ROM trust').map((cert) => ({ cert, role: 'os' })));
+    const romTrust = romTrustOf(this.chip);
     const dryRun = runSecureBoot({ images: ordered, romTrust, trustFromPem: decodeKeystoreBody, fuses: this.chip.fuses });
     if (!dryRun.ok) {
       const code = dryRun.failure.reason.includes('security version') ? 7340056 : 7340050;

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { FormatError } from '../image/format-error.js';
 import { buildSignedImage } from '../image/image-builder.js';
 import { parseImagePackage, readImageFacts } from '../image/image-package.js';
 import type { ImageSigner } from '../image/image-signing.js';
 import { ImageType, imageTypeName } from '../image/image-types.js';
 import type { BootManifestBody } from '../image/boot-manifest.js';
+import { buildStamp, derivedImageId, fillerBody } from './synthetic-image-content.js';
 
 /**
  * The emulator's OS image set: one signed image per boot-critical type, in boot
@@ -74,31 +74,13 @@ export interface OsImage {
   bytes: Buffer;
 }
 
-/** Deterministic filler so that two builds of one version carry the same code bytes. */
-function syntheticBody(imageType: number, osVersion: string, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let block = createHash('sha256').update(`${imageTypeName(imageType)}:${osVersion}`).digest();
-  for (let offset = 0; offset < length; offset += block.length) {
-    block.copy(out, offset);
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
-}
-
-function guidFor(seed: string): string {
-  const hex = createHash('sha256').update(seed).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
 export function buildOsImageSet(spec: OsImageSetSpec, signer: ImageSigner): OsImage[] {
   const scale = spec.bodyScale ?? 1;
   const buildDate = spec.buildDate ?? new Date();
-  // Image IDs are derived from version and build time: rebuilding is reproducible
-  // within one build, distinct across builds.
-  const stamp = `${spec.osVersion}/${spec.securityVersion}/${buildDate.getTime()}`;
+  const stamp = buildStamp(spec.osVersion, spec.securityVersion, buildDate);
   const make = (imageType: number, body: Buffer): OsImage => {
     const componentId = SYSTEM_COMPONENT_IDS[imageType]!;
-    const imageId = guidFor(`${stamp}/${imageType}`);
+    const imageId = derivedImageId(`${stamp}/${imageType}`);
     const bytes = buildSignedImage(
       body,
       { imageType, componentId, imageId, name: imageTypeName(imageType), buildDate, securityVersion: spec.securityVersion },
@@ -107,7 +89,7 @@ export function buildOsImageSet(spec: OsImageSetSpec, signer: ImageSigner): OsIm
     return { imageType, componentId, imageId, bytes };
   };
   const code = BOOT_ORDER.filter((t) => t !== ImageType.BootManifest && t !== ImageType.TrustedKeystore).map((t) =>
-    make(t, syntheticBody(t, spec.osVersion, Math.max(64, Math.round((DEFAULT_BODY_BYTES[t] ?? 4096) * scale)))),
+    make(t, fillerBody(`${imageTypeName(t)}:${spec.osVersion}`, Math.max(64, Math.round((DEFAULT_BODY_BYTES[t] ?? 4096) * scale)))),
   );
   const keystore = make(ImageType.TrustedKeystore, Buffer.from(spec.keystorePem, 'utf8'));
   const manifestBody: BootManifestBody = {

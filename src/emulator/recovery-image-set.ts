@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSignedImage, type ImageSpec } from '../image/image-builder.js';
@@ -21,6 +20,7 @@ import {
 } from '../image/recovery-set-layout.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { buildOsImageSet, type OsImage, type OsImageSetSpec } from './os-image-set.js';
+import { buildStamp, derivedImageId, fillerBody } from './synthetic-image-content.js';
 
 /**
  * A recovery image set for emulated boards: the recovery 1BL, the recovery agent
@@ -52,17 +52,6 @@ function partitionTypeFor(imageType: number): number {
   return PartitionType.Firmware;
 }
 
-/** Deterministic filler: two builds of one version carry the same code bytes. */
-function fillerBody(seed: string, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let block = createHash('sha256').update(seed).digest();
-  for (let offset = 0; offset < length; offset += block.length) {
-    block.copy(out, offset);
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
-}
-
 /** A signed image of exactly `size` bytes: the body takes whatever the metadata and signature leave. */
 function imageOfSize(size: number, seed: string, spec: ImageSpec, signer: ImageSigner): Buffer {
   const overhead = buildSignedImage(Buffer.alloc(0), spec, signer).length;
@@ -72,18 +61,18 @@ function imageOfSize(size: number, seed: string, spec: ImageSpec, signer: ImageS
 export function buildRecoveryImageSet(spec: OsImageSetSpec, signer: ImageSigner): RecoveryImageSet {
   const buildDate = spec.buildDate ?? new Date();
   const osImages = buildOsImageSet({ ...spec, buildDate }, signer);
-  const stamp = `${spec.osVersion}/${spec.securityVersion}/${buildDate.getTime()}`;
+  const stamp = buildStamp(spec.osVersion, spec.securityVersion, buildDate);
   const common = { buildDate, securityVersion: spec.securityVersion };
   const oneBl = imageOfSize(
     RECOVERY_1BL_SIZE,
     `recovery-1bl/${spec.osVersion}`,
-    { ...common, imageType: RECOVERY_1BL_IMAGE_TYPE, componentId: RECOVERY_1BL_COMPONENT_ID, imageId: guidFor(`${stamp}/recovery-1bl`), name: 'recovery-1bl-rtm' },
+    { ...common, imageType: RECOVERY_1BL_IMAGE_TYPE, componentId: RECOVERY_1BL_COMPONENT_ID, imageId: derivedImageId(`${stamp}/recovery-1bl`), name: 'recovery-1bl-rtm' },
     signer,
   );
   const runtime = imageOfSize(
     RECOVERY_RUNTIME_SIZE,
     `recovery-runtime/${spec.osVersion}`,
-    { ...common, imageType: RECOVERY_RUNTIME_IMAGE_TYPE, componentId: RECOVERY_RUNTIME_COMPONENT_ID, imageId: guidFor(`${stamp}/recovery-runtime`), name: 'recovery-runtime' },
+    { ...common, imageType: RECOVERY_RUNTIME_IMAGE_TYPE, componentId: RECOVERY_RUNTIME_COMPONENT_ID, imageId: derivedImageId(`${stamp}/recovery-runtime`), name: 'recovery-runtime' },
     signer,
   );
   const entries: RecoveryManifestEntry[] = osImages.map((image) => {
@@ -102,7 +91,7 @@ export function buildRecoveryImageSet(spec: OsImageSetSpec, signer: ImageSigner)
   const manifest: RecoveryManifest = { version: 3, buildDate, entries };
   const manifestImage = buildSignedImage(
     buildRecoveryManifest({ buildDate, entries }),
-    { ...common, imageType: RECOVERY_MANIFEST_IMAGE_TYPE, componentId: RECOVERY_MANIFEST_COMPONENT_ID, imageId: guidFor(`${stamp}/recovery-manifest`), name: 'recovery manifest' },
+    { ...common, imageType: RECOVERY_MANIFEST_IMAGE_TYPE, componentId: RECOVERY_MANIFEST_COMPONENT_ID, imageId: derivedImageId(`${stamp}/recovery-manifest`), name: 'recovery manifest' },
     signer,
   );
   return {
@@ -126,9 +115,4 @@ export function saveRecoveryImageSet(dir: string, set: RecoveryImageSet): string
     writeFileAtomic(path, file.bytes);
     return path;
   });
-}
-
-function guidFor(seed: string): string {
-  const hex = createHash('sha256').update(seed).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

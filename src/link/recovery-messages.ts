@@ -126,6 +126,26 @@ export type RecoveryMessage =
 /** The message of one kind, e.g. RecoveryMessageOf<'ImageRequestAck'>. */
 export type RecoveryMessageOf<K extends RecoveryMessageKind> = Extract<RecoveryMessage, { kind: K }>;
 
+/** The kinds whose messages carry no data: their type says it all. */
+type DatalessKind = { [K in RecoveryMessageKind]: keyof RecoveryMessageOf<K> extends 'kind' ? K : never }[RecoveryMessageKind];
+
+/** Each of them once; a record, so that the type checker sees any missing (encode and decode rely on it). */
+const DATALESS_KINDS: Readonly<Record<DatalessKind, true>> = {
+  StatusRequest: true,
+  BaudrateSwitchQuery: true,
+  LogConfigQuery: true,
+  RecoveryComplete: true,
+  InitializationAck: true,
+  ServerReady: true,
+  StatusBusy: true,
+  ImageRequestError: true,
+  AbortRecovery: true,
+};
+
+function isDataless(kind: RecoveryMessageKind): kind is DatalessKind {
+  return Object.hasOwn(DATALESS_KINDS, kind);
+}
+
 const KIND_BY_TYPE: ReadonlyMap<number, RecoveryMessageKind> = new Map(
   (Object.entries(RecoveryMessageType) as [RecoveryMessageKind, number][]).map(([kind, type]) => [type, kind]),
 );
@@ -153,6 +173,7 @@ export function recoveryEventName(code: number): string {
 
 /** The data bytes of a message. Throws LinkUsageError for values that do not fit their fields. */
 export function encodeMessageData(message: RecoveryMessage): Buffer {
+  if (isDataless(message.kind)) return Buffer.alloc(0);
   switch (message.kind) {
     case 'Unknown':
       return Buffer.from(message.data);
@@ -199,16 +220,6 @@ export function encodeMessageData(message: RecoveryMessage): Buffer {
       return Buffer.of(u8(message.value, 'value'));
     case 'ImageRequestAck':
       return u32s([message.start, 'start'], [message.sendLength, 'sendLength'], [message.totalLength, 'totalLength']);
-    case 'StatusRequest':
-    case 'BaudrateSwitchQuery':
-    case 'LogConfigQuery':
-    case 'RecoveryComplete':
-    case 'InitializationAck':
-    case 'ServerReady':
-    case 'StatusBusy':
-    case 'ImageRequestError':
-    case 'AbortRecovery':
-      return Buffer.alloc(0);
   }
 }
 
@@ -234,6 +245,10 @@ export function decodeRecoveryMessage(envelope: MessageEnvelope): RecoveryMessag
   }
   const data = envelope.data;
   const reader = new DataReader(kind, data);
+  if (isDataless(kind)) {
+    reader.expectLength(0);
+    return { kind };
+  }
   switch (kind) {
     case 'Unknown':
       return { kind, data: Buffer.from(data) };
@@ -285,17 +300,6 @@ export function decodeRecoveryMessage(envelope: MessageEnvelope): RecoveryMessag
     case 'ImageRequestAck':
       reader.expectLength(12);
       return { kind, start: reader.u32(0), sendLength: reader.u32(4), totalLength: reader.u32(8) };
-    case 'StatusRequest':
-    case 'BaudrateSwitchQuery':
-    case 'LogConfigQuery':
-    case 'RecoveryComplete':
-    case 'InitializationAck':
-    case 'ServerReady':
-    case 'StatusBusy':
-    case 'ImageRequestError':
-    case 'AbortRecovery':
-      reader.expectLength(0);
-      return { kind };
   }
 }
 

@@ -10,6 +10,7 @@ import {
   DEFAULT_XMODEM_MAX_RETRIES,
   EOT,
   NAK,
+  readByteWithin,
   sendXmodemCancel,
   SOH,
   XMODEM_BLOCK_BYTES,
@@ -97,14 +98,8 @@ export async function receiveXmodem(channel: ByteChannel, options: XmodemReceive
   const awaitPacketStart = async (timeoutMs: number): Promise<number | null> => {
     const deadline = new Deadline(timeoutMs);
     for (;;) {
-      let byte: number;
-      try {
-        byte = await channel.readByte({ timeoutMs: deadline.remainingMs(), signal });
-      } catch (error) {
-        if (error instanceof LinkTimeoutError) return null;
-        throw error;
-      }
-      if (byte === SOH || byte === EOT) return byte;
+      const byte = await readByteWithin(channel, deadline.remainingMs(), signal);
+      if (byte === null || byte === SOH || byte === EOT) return byte;
       if (byte === CAN) await confirmPeerCancel(channel, signal, 'XMODEM receiver');
     }
   };

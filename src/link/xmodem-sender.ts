@@ -10,6 +10,7 @@ import {
   DEFAULT_XMODEM_MAX_RETRIES,
   EOT,
   NAK,
+  readByteWithin,
   sendXmodemCancel,
   XMODEM_BLOCK_BYTES,
   xmodemBlockCount,
@@ -63,13 +64,8 @@ export async function sendXmodem(
   const awaitAnswer = async (promptMeansNak: boolean, what: string): Promise<Answer> => {
     const deadline = new Deadline(responseTimeoutMs);
     for (;;) {
-      let byte: number;
-      try {
-        byte = await channel.readByte({ timeoutMs: deadline.remainingMs(), signal });
-      } catch (error) {
-        if (error instanceof LinkTimeoutError) return 'timeout';
-        throw error;
-      }
+      const byte = await readByteWithin(channel, deadline.remainingMs(), signal);
+      if (byte === null) return 'timeout';
       if (byte === ACK) return 'ack';
       // A receiver still prompting has not seen block 1: the prompt is its NAK.
       if (byte === NAK || (promptMeansNak && byte === CRC_PROMPT)) return 'nak';
@@ -122,15 +118,8 @@ export async function sendXmodem(
 async function awaitStartPrompt(channel: ByteChannel, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const deadline = new Deadline(timeoutMs);
   for (;;) {
-    let byte: number;
-    try {
-      byte = await channel.readByte({ timeoutMs: deadline.remainingMs(), signal });
-    } catch (error) {
-      if (error instanceof LinkTimeoutError) {
-        throw new LinkTimeoutError("XMODEM sender waiting for the receiver's 'C'", timeoutMs);
-      }
-      throw error;
-    }
+    const byte = await readByteWithin(channel, deadline.remainingMs(), signal);
+    if (byte === null) throw new LinkTimeoutError("XMODEM sender waiting for the receiver's 'C'", timeoutMs);
     if (byte === CRC_PROMPT) return;
     if (byte === CAN) await confirmPeerCancel(channel, signal, 'XMODEM sender, waiting to start');
   }

@@ -74,6 +74,19 @@ export async function sendXmodemCancel(channel: ByteChannel): Promise<void> {
   }
 }
 
+/**
+ * The next byte, or null when none comes within `timeoutMs`: in XMODEM a
+ * silence is an answer (a NAK, a prompt to repeat), not a failure.
+ */
+export async function readByteWithin(channel: ByteChannel, timeoutMs: number, signal: AbortSignal | undefined): Promise<number | null> {
+  try {
+    return await channel.readByte({ timeoutMs, signal });
+  } catch (error) {
+    if (error instanceof LinkTimeoutError) return null;
+    throw error;
+  }
+}
+
 /** How long a CAN waits for the second CAN that makes it a cancel. */
 const CAN_CONFIRM_TIMEOUT_MS = 1_000;
 
@@ -83,13 +96,8 @@ const CAN_CONFIRM_TIMEOUT_MS = 1_000;
  * back for the caller to read, and the transfer goes on.
  */
 export async function confirmPeerCancel(channel: ByteChannel, signal: AbortSignal | undefined, what: string): Promise<void> {
-  let next: number;
-  try {
-    next = await channel.readByte({ timeoutMs: CAN_CONFIRM_TIMEOUT_MS, signal });
-  } catch (error) {
-    if (error instanceof LinkTimeoutError) return;
-    throw error;
-  }
+  const next = await readByteWithin(channel, CAN_CONFIRM_TIMEOUT_MS, signal);
+  if (next === null) return;
   if (next === CAN) throw new XmodemError('xmodem-cancelled-by-peer', `${what}: the other side cancelled (CAN CAN)`);
   channel.unshift(Buffer.of(next));
 }

@@ -1,5 +1,5 @@
 import type { Board } from '../device/board.js';
-import type { ConsoleLine } from '../device/console-log.js';
+import type { ConsoleLine } from '../device/console-history.js';
 import type { RunContext } from './run-context.js';
 
 /**

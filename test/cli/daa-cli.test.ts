@@ -8,7 +8,6 @@ import { createInterface } from 'node:readline';
 import { BOOT_ORDER, SYSTEM_COMPONENT_IDS } from '../../src/emulator/os-image-set.js';
 import { CLI, disconnect, EmulatorProcess, type ConnectedBoard } from '../helpers/emulator-process.js';
 import { runCli } from '../helpers/run-cli.js';
-import { AttestingEmulator } from '../emulator/attestation/attesting-emulator.js';
 
 describe('sphere-rig daa commands', function () {
   this.timeout(120_000);
@@ -17,7 +16,7 @@ describe('sphere-rig daa commands', function () {
   let serve: ChildProcess | undefined;
   let url: string;
   let emulatorState: string | undefined;
-  let emulator: AttestingEmulator | undefined;
+  let emulator: EmulatorProcess | undefined;
   let board: ConnectedBoard | undefined;
 
   before(() => {
@@ -74,7 +73,7 @@ describe('sphere-rig daa commands', function () {
     expect((await cli(['tenant', 'list', '--service', url])).stdout).to.include('acme');
 
     emulatorState = await EmulatorProcess.provision({ boards: 1 });
-    emulator = await AttestingEmulator.start(emulatorState, url);
+    emulator = await EmulatorProcess.start({ stateDir: emulatorState, daaUrl: url });
     board = await emulator.connect(0);
     const deviceId = board.surfaces.deviceId;
     await cli(['claim', deviceId, '--tenant', 'acme', '--service', url]);

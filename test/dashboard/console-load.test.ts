@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CDPSession, Page } from 'playwright-core';
-import { ARTIFACTS, DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
+import { ARTIFACTS, type DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
+import { expectNoPageErrors, startDashboardRig, stopDashboardRig } from './helpers/dashboard-rig.js';
 import { writeEmulatedRig } from './helpers/emulated-rig-file.js';
 import { DaemonProcess } from '../helpers/daemon-process.js';
 
@@ -56,24 +56,17 @@ describe(`the rig page with ${BOARDS} boards each printing ${LINES_PER_SECOND} c
   let page: Page;
 
   before(async () => {
-    stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-load-'));
-    const rig = writeEmulatedRig(stateDir, BOARDS);
-    [daemon, browser] = await Promise.all([DaemonProcess.start({ rig, stateDir: join(stateDir, 'state'), scenarios: [SCENARIOS] }), DashboardBrowser.launch()]);
+    ({ stateDir, daemon, browser } = await startDashboardRig('sphere-rig-load-', (folder) =>
+      DaemonProcess.start({ rig: writeEmulatedRig(folder, BOARDS), stateDir: join(folder, 'state'), scenarios: [SCENARIOS] }),
+    ));
     const runs = await daemon.submit({ scenario: 'console-ticker', tags: ['emulated'] });
     expect(runs).to.have.length(BOARDS);
     for (const id of runs) expect((await daemon.waitForRun(id)).verdict).to.equal('passed');
   });
 
-  afterEach(() => {
-    // A script error the assertions did not notice is still a failure.
-    expect(browser.takePageErrors()).to.deep.equal([]);
-  });
+  afterEach(() => expectNoPageErrors(browser));
 
-  after(async () => {
-    await browser?.close();
-    await daemon?.stop();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  });
+  after(() => stopDashboardRig({ stateDir, daemon, browser }));
 
   it('shows each line within 250 ms (p95) and keeps the heap bounded', async () => {
     page = await browser.open(daemon.url, daemon.token);

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
+import type { Page, Request } from 'playwright-core';
 import { CuttableProxy } from './helpers/cuttable-proxy.js';
-import { DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
+import { type DashboardBrowser, saveScreenshot } from './helpers/dashboard-browser.js';
+import { expectNoPageErrors, startDashboardRig, stopDashboardRig } from './helpers/dashboard-rig.js';
 import { DaemonProcess } from '../helpers/daemon-process.js';
 
 const RIG = fileURLToPath(new URL('./fixtures/qa-rig.yaml', import.meta.url));
@@ -35,21 +35,13 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
   let page: Page;
 
   before(async () => {
-    stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-dashboard-'));
-    [daemon, browser] = await Promise.all([DaemonProcess.start({ rig: RIG, stateDir, scenarios: SCENARIO_DIRS }), DashboardBrowser.launch()]);
+    ({ stateDir, daemon, browser } = await startDashboardRig('sphere-rig-dashboard-', (folder) => DaemonProcess.start({ rig: RIG, stateDir: folder, scenarios: SCENARIO_DIRS })));
     page = await browser.open(daemon.url, daemon.token);
   });
 
-  afterEach(() => {
-    // A script error the assertions did not notice is still a failure.
-    expect(browser.takePageErrors()).to.deep.equal([]);
-  });
+  afterEach(() => expectNoPageErrors(browser));
 
-  after(async () => {
-    await browser?.close();
-    await daemon?.stop();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-  });
+  after(() => stopDashboardRig({ stateDir, daemon, browser }));
 
   it('shows every board of the rig as a card, the four emulated ones reaching ready', async () => {
     // The token left the address bar as soon as the page read it.
@@ -261,6 +253,47 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
     await page.selectOption('#history-verdict', 'test-failed');
     await page.getByRole('button', { name: 'Apply' }).click();
     await page.waitForFunction(() => document.querySelectorAll('.history-view tr[data-run]').length === 1);
+  });
+
+  it('reloads the run list of a board page only for runs on that board, and the history only when a run ends', async () => {
+    const listed: string[] = [];
+    const onRequest = (request: Request): void => {
+      const url = new URL(request.url());
+      if (url.pathname === '/api/v1/runs') listed.push(url.search);
+    };
+    page.on('request', onRequest);
+    const boardLists = () => listed.filter((query) => query.includes('board=emu-3')).length;
+    const historyLists = () => listed.filter((query) => query.includes('limit=1000') && query.includes('status=finished')).length;
+    try {
+      const firstList = page.waitForResponse((response) => response.url().includes('/api/v1/runs?board=emu-3'));
+      await page.evaluate(() => (window.location.hash = '#/boards/emu-3'));
+      await firstList;
+      // A run on another board: its events change nothing this page lists (the list waits 1 s before reloading).
+      const [elsewhere] = await daemon.submit({ scenario: 'boot-smoke', boardId: 'emu-1' });
+      await daemon.waitForRun(elsewhere!);
+      await delay(1_500);
+      expect(boardLists()).to.equal(1);
+      const [here] = await daemon.submit({ scenario: 'boot-smoke', boardId: 'emu-3' });
+      await page.locator(`.board-view tr[data-run="${here}"] [data-verdict="passed"]`).waitFor({ timeout: 60_000 });
+
+      // The history lists finished runs: a run that starts and goes on is no reason to reload it (it waits 3 s).
+      const firstHistory = page.waitForResponse((response) => response.url().includes('/api/v1/runs?limit=1000'));
+      await page.evaluate(() => (window.location.hash = '#/history'));
+      await firstHistory;
+      const [slow] = await daemon.submit({ scenario: 'slow', boardId: 'emu-4' });
+      try {
+        await page.locator('nav .count:not([hidden])').waitFor({ timeout: 20_000 });
+        await delay(3_500);
+        expect(historyLists()).to.equal(1);
+      } finally {
+        await daemon.request('POST', `/api/v1/runs/${slow}/cancel`);
+      }
+      await daemon.waitForRun(slow!);
+      await delay(3_500);
+      expect(historyLists()).to.equal(2);
+    } finally {
+      page.off('request', onRequest);
+    }
   });
 
   it('rides out a network drop and catches up on what it missed, from the last event it saw', async () => {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { ConsoleError, ConsoleLog, type ConsoleLine } from '../../src/device/console-log.js';
+import { ConsoleError, type ConsoleLine } from '../../src/device/console-history.js';
+import { ConsoleLog } from '../../src/device/console-log.js';
 import { PtyUart } from '../../src/emulator/surfaces/pty-uart.js';
 
 /** Resolves with the next `count` lines the console records. */

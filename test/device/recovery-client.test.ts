@@ -7,7 +7,6 @@ import type { BoardPins } from '../../src/device/board-pins.js';
 import { ControlClient } from '../../src/device/emulated/control-client.js';
 import { EmulatedPins } from '../../src/device/emulated/emulated-pins.js';
 import { recoverBoard } from '../../src/device/recovery-client.js';
-import { RecoveryFailedError } from '../../src/device/recovery-failure.js';
 import { ROM_LINE, FAST_IMAGING_LINE, LOW_SPEED_IMAGING_LINE } from '../../src/device/recovery-line.js';
 import { SerialRecoveryLine } from '../../src/device/serial-recovery-line.js';
 import { keystoreBodyFor } from '../../src/emulator/provisioning.js';
@@ -18,6 +17,7 @@ import { RECOVERY_MANIFEST_FILE } from '../../src/image/recovery-set-layout.js';
 import { rawSignerFor } from '../../src/pki/raw-signer.js';
 import { findSigningRole, generateSigningRoles } from '../../src/pki/signing-roles.js';
 import { InputError, RigError } from '../../src/util/failure.js';
+import { expectRecoveryFailure } from '../helpers/recovery-failure.js';
 
 /**
  * The host's recovery client against boards that misbehave in every way but
@@ -36,16 +36,6 @@ class RecordingPins implements BoardPins {
   async reset(): Promise<void> {
     this.calls.push('reset');
   }
-}
-
-async function failure(promise: Promise<unknown>): Promise<RecoveryFailedError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error, String(error)).to.be.instanceOf(RecoveryFailedError);
-    return error as RecoveryFailedError;
-  }
-  throw new Error('the recovery succeeded');
 }
 
 /** The port is free again: serialport locks what it opens, so a second open would fail otherwise. */
@@ -82,7 +72,7 @@ describe('recovery client: failures outside the protocol', function () {
 
   it('refuses an incomplete image folder before touching the board', async () => {
     const pins = new RecordingPins();
-    const error = await failure(recoverBoard({ port: uart.path, images: join(dir, 'incomplete'), pins }));
+    const error = await expectRecoveryFailure(recoverBoard({ port: uart.path, images: join(dir, 'incomplete'), pins }));
     expect(error.failureClass).to.equal('infra-error');
     expect(error.code).to.equal('recovery-images-incomplete');
     expect(error.message).to.include(RECOVERY_MANIFEST_FILE);
@@ -92,7 +82,7 @@ describe('recovery client: failures outside the protocol', function () {
 
   it('fails at open-port, infra-error, for a port that does not exist', async () => {
     const pins = new RecordingPins();
-    const error = await failure(recoverBoard({ port: join(dir, 'no-such-tty'), images: join(dir, 'set'), pins }));
+    const error = await expectRecoveryFailure(recoverBoard({ port: join(dir, 'no-such-tty'), images: join(dir, 'set'), pins }));
     expect(error.step).to.equal('open-port');
     expect(error.failureClass).to.equal('infra-error');
     expect(error.code).to.equal('recovery-port-open-failed');
@@ -102,7 +92,7 @@ describe('recovery client: failures outside the protocol', function () {
   it('times out at rom-banner when the board never enters ROM, then closes the port and lowers the strap', async () => {
     const pins = new RecordingPins();
     const started = Date.now();
-    const error = await failure(recoverBoard({ port: uart.path, images: join(dir, 'set'), pins, timeouts: { romBannerMs: 300 } }));
+    const error = await expectRecoveryFailure(recoverBoard({ port: uart.path, images: join(dir, 'set'), pins, timeouts: { romBannerMs: 300 } }));
     expect(error.step).to.equal('rom-banner');
     expect(error.failureClass).to.equal('timeout');
     expect(error.message).to.match(/RECOVERY/);
@@ -116,7 +106,7 @@ describe('recovery client: failures outside the protocol', function () {
     const started = Date.now();
     const recovering = recoverBoard({ port: uart.path, images: join(dir, 'set'), pins, timeouts: { romBannerMs: 15_000 } });
     setTimeout(() => void uart.close(), 300);
-    const error = await failure(recovering);
+    const error = await expectRecoveryFailure(recovering);
     expect(error.step).to.equal('rom-banner');
     expect(error.failureClass).to.equal('infra-error');
     expect(error.code).to.equal('recovery-port-lost');
@@ -128,12 +118,12 @@ describe('recovery client: failures outside the protocol', function () {
     const pins = new RecordingPins();
     const recovering = recoverBoard({ port: uart.path, images: join(dir, 'set'), pins, signal: controller.signal });
     setTimeout(() => controller.abort(), 200);
-    const cancelled = await failure(recovering);
+    const cancelled = await expectRecoveryFailure(recovering);
     expect(cancelled.failureClass).to.equal('cancelled');
     expect(cancelled.step).to.equal('rom-banner');
     expect(pins.calls.at(-1)).to.equal('strap low');
 
-    const timedOut = await failure(recoverBoard({ port: uart.path, images: join(dir, 'set'), pins: new RecordingPins(), timeoutMs: 300 }));
+    const timedOut = await expectRecoveryFailure(recoverBoard({ port: uart.path, images: join(dir, 'set'), pins: new RecordingPins(), timeoutMs: 300 }));
     expect(timedOut.failureClass).to.equal('timeout');
     expect(timedOut.code).to.equal('recovery-timeout');
     await expectPortReleased(uart.path);
@@ -146,7 +136,7 @@ describe('recovery client: failures outside the protocol', function () {
         throw new RigError('infra-error', 'board-off', 'the board is off');
       },
     };
-    const error = await failure(recoverBoard({ port: uart.path, images: join(dir, 'set'), pins }));
+    const error = await expectRecoveryFailure(recoverBoard({ port: uart.path, images: join(dir, 'set'), pins }));
     expect(error.step).to.equal('enter-rom');
     expect(error.failureClass).to.equal('infra-error');
     expect(error.code).to.equal('board-off');

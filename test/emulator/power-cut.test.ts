@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { parseImagePackage, readImageFacts } from '../../src/image/image-package.js';
-import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../helpers/emulator-process.js';
-import { b64, RigKeys } from '../helpers/rig-keys.js';
+import { startBootedBoard } from '../helpers/booted-board.js';
+import { disconnect, type ConnectedBoard, type EmulatorProcess } from '../helpers/emulator-process.js';
+import { b64, type RigKeys } from '../helpers/rig-keys.js';
 
 /**
  * Power cut before every flash operation of an update (issue: "no brick"). For
@@ -30,11 +31,7 @@ describe('emulated board: power cut at every flash operation', function () {
   const info = async () => (await board.control.request('info', {})) as unknown as Info;
 
   beforeEach(async () => {
-    emulator = await EmulatorProcess.start({ boards: 1 });
-    keys = await RigKeys.of(emulator.stateDir);
-    board = await emulator.connect(0);
-    await board.control.request('timings', { healthWindowMs: 20, watchdogMs: 10, appRestartMs: 10 });
-    await powerOnAndWaitForServices(board);
+    ({ emulator, keys, board } = await startBootedBoard({ healthWindowMs: 20, watchdogMs: 10, appRestartMs: 10 }));
   });
 
   afterEach(async () => {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { ControlError } from '../../src/device/emulated/control-client.js';
-import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../helpers/emulator-process.js';
-import { b64, RigKeys } from '../helpers/rig-keys.js';
+import { startBootedBoard } from '../helpers/booted-board.js';
+import { disconnect, type ConnectedBoard, type EmulatorProcess } from '../helpers/emulator-process.js';
+import { b64, type RigKeys } from '../helpers/rig-keys.js';
 import { readFixture, TEST_APP } from '../helpers/fixtures.js';
 
 const APP_ID = '3c1e7a52-4a4b-4d0a-9b7e-5a1f2e3d4c5b';
@@ -23,11 +24,7 @@ describe('emulated board: updates, trial boots, rollback and anti-rollback', fun
   const info = async () => (await board.control.request('info', {})) as unknown as Info;
 
   beforeEach(async () => {
-    emulator = await EmulatorProcess.start({ boards: 1 });
-    keys = await RigKeys.of(emulator.stateDir);
-    board = await emulator.connect(0);
-    await board.control.request('timings', { healthWindowMs: 50, watchdogMs: 20, appRestartMs: 10 });
-    await powerOnAndWaitForServices(board);
+    ({ emulator, keys, board } = await startBootedBoard({ healthWindowMs: 50, watchdogMs: 20, appRestartMs: 10 }));
   });
 
   afterEach(async () => {

@@ -37,11 +37,18 @@ export class EmulatorProcess {
     return stateDir;
   }
 
-  static async start(options: { boards?: number; baselineApp?: boolean; stateDir?: string; speed?: 'fast' | 'real'; poweredOff?: boolean } = {}): Promise<EmulatorProcess> {
+  /**
+   * Runs the emulator on `stateDir` (else on a fresh one it deletes at `stop`),
+   * powered off unless told otherwise; with `daaUrl` its boards attest there.
+   */
+  static async start(
+    options: { boards?: number; baselineApp?: boolean; stateDir?: string; speed?: 'fast' | 'real'; poweredOff?: boolean; daaUrl?: string } = {},
+  ): Promise<EmulatorProcess> {
     const ownsState = options.stateDir === undefined;
     const stateDir = options.stateDir ?? (await EmulatorProcess.provision(options));
     const args = [CLI, 'emulator', 'run', '--state', stateDir, '--json', '--speed', options.speed ?? 'fast'];
     if (options.poweredOff ?? true) args.push('--powered-off');
+    if (options.daaUrl !== undefined) args.push('--daa-url', options.daaUrl);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const stderr: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));

@@ -4,6 +4,7 @@ import { h, replaceChildren } from '../dom.js';
 import { KeyedDebouncer } from '../keyed-debouncer.js';
 import { formatDateTime, formatDuration } from '../format.js';
 import { links } from '../router.js';
+import { runDurationMs } from '../run-duration.js';
 import { outcomeBadge } from '../verdict-style.js';
 import type { View, ViewContext } from '../view-context.js';
 import { viewKey } from '../view-context.js';
@@ -51,8 +52,8 @@ export class BoardView implements View {
     this.cleanup.push(
       context.model.changes.on(`board:${boardId}`, redraw),
       context.model.changes.on('identity', redraw),
-      // Any run's change may be one on this board: reload its list, at most once a second.
-      context.model.changes.on('runs', () => this.runsRefresh.request('runs', () => this.loadRuns(), 1000)),
+      // A run on this board came, started or ended: reload its list, at most once a second.
+      context.model.changes.on(`board-runs:${boardId}`, () => this.runsRefresh.request('runs', () => this.loadRuns(), 1000)),
     );
     this.console.showLive(boardId);
     void context.sync.loadConsole(boardId).catch((error: unknown) => context.toast('warn', `Older console lines not loaded: ${(error as Error).message}`));
@@ -86,7 +87,7 @@ export class BoardView implements View {
                 h('td', { text: formatDateTime(run.queuedAt ?? null) }),
                 h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } })),
                 h('td', {}, outcomeBadge(run.status, run.verdict, 'small')),
-                h('td', { class: 'num', text: run.startedAt && run.endedAt ? formatDuration(Date.parse(run.endedAt) - Date.parse(run.startedAt)) : '—', title: run.reason ?? '' }),
+                h('td', { class: 'num', text: formatDuration(runDurationMs(run)), title: run.reason ?? '' }),
               ),
             ),
           )
@@ -96,6 +97,7 @@ export class BoardView implements View {
 
   destroy(): void {
     for (const undo of this.cleanup) undo();
+    this.runsRefresh.cancel();
     this.console.destroy();
     this.context.frames.cancel(this.key);
   }

@@ -1,12 +1,12 @@
 import type { RunPage, RunSummary } from '../api-types.js';
 import { h, replaceChildren } from '../dom.js';
-import { formatCount, formatDateTime, formatDuration, formatPercent } from '../format.js';
+import { formatCount, formatDateTime, formatPercent } from '../format.js';
 import { flakyScenarios, groupStats, infraBoards, isJudged, passRateOverTime, type GroupBy, type GroupStats } from '../history-stats.js';
 import { KeyedDebouncer } from '../keyed-debouncer.js';
 import { links } from '../router.js';
-import { outcomeBadge } from '../verdict-style.js';
 import type { View, ViewContext } from '../view-context.js';
 import { dataTable } from './data-table.js';
+import { finishedRunsTable } from './finished-runs-table.js';
 import { FILTER_NAMES, historyFilters } from './history-filters.js';
 import { passRateChart } from './pass-rate-chart.js';
 import { verdictStrip } from './verdict-strip.js';
@@ -40,7 +40,8 @@ export class HistoryView implements View {
     this.cleanup.push(
       context.model.changes.on('scenarios', drawFilters),
       context.model.changes.on('boards', drawFilters),
-      context.model.changes.on('runs', () => this.refresh.request('history', () => this.load())),
+      // The page lists finished runs only: steps of running ones change nothing here.
+      context.model.changes.on('runs-ended', () => this.refresh.request('history', () => this.load())),
     );
     drawFilters();
     void this.load();
@@ -120,27 +121,14 @@ export class HistoryView implements View {
     return h(
       'div',
       {},
-      dataTable(
-        ['Ended', 'Scenario', 'Board', 'Verdict', 'Took', 'Why'],
-        shown.map((run) =>
-          h(
-            'tr',
-            { data: { run: run.id, verdict: run.verdict ?? '' } },
-            h('td', { text: formatDateTime(run.endedAt ?? run.queuedAt ?? null) }),
-            h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } })),
-            h('td', {}, h('a', { text: run.boardId, attrs: { href: links.board(run.boardId) } })),
-            h('td', {}, outcomeBadge(run.status, run.verdict, 'small')),
-            h('td', { class: 'num', text: run.startedAt && run.endedAt ? formatDuration(Date.parse(run.endedAt) - Date.parse(run.startedAt)) : '—' }),
-            h('td', { class: 'wrap muted', text: run.reason ?? '' }),
-          ),
-        ),
-      ),
+      finishedRunsTable(shown),
       more,
     );
   }
 
   destroy(): void {
     for (const undo of this.cleanup) undo();
+    this.refresh.cancel();
   }
 }
 

@@ -2,6 +2,7 @@ import type { RunRecord, StepRecord } from '../api-types.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatDateTime, formatDuration, shortId } from '../format.js';
 import { links } from '../router.js';
+import { runDurationMs } from '../run-duration.js';
 import { outcomeBadge, VERDICT_STYLES } from '../verdict-style.js';
 import type { View, ViewContext } from '../view-context.js';
 import { viewKey } from '../view-context.js';
@@ -102,9 +103,7 @@ export class RunView implements View {
   }
 
   private drawHead(record: RunRecord): void {
-    const started = record.startedAt ? Date.parse(record.startedAt) : null;
-    const ended = record.endedAt ? Date.parse(record.endedAt) : null;
-    const duration = started === null ? null : (ended ?? Date.now()) - started;
+    const duration = runDurationMs(record, Date.now());
     const current = currentStepIndex(record);
     const done = record.steps.filter((s) => s.status === 'finished').length;
     const progress =

@@ -1,11 +1,13 @@
 import { h, replaceChildren } from '../dom.js';
-import { formatDateTime, formatDuration } from '../format.js';
+import { formatDuration } from '../format.js';
 import type { LiveRun } from '../rig-model.js';
 import { links } from '../router.js';
+import { runDurationMs } from '../run-duration.js';
 import { outcomeBadge } from '../verdict-style.js';
 import type { View, ViewContext } from '../view-context.js';
 import { viewKey } from '../view-context.js';
 import { dataTable } from './data-table.js';
+import { finishedRunsTable } from './finished-runs-table.js';
 
 /** Runs now: what runs and waits on which board and how far it got, then the latest finished runs. */
 export class RunsView implements View {
@@ -42,7 +44,7 @@ export class RunsView implements View {
     );
     replaceChildren(
       this.recent,
-      finished.length ? dataTable(['Ended', 'Scenario', 'Board', 'Verdict', 'Took', 'Why'], finished.map((run) => finishedRow(run))) : h('p', { class: 'muted', text: 'No finished runs yet.' }),
+      finished.length ? finishedRunsTable(finished) : h('p', { class: 'muted', text: 'No finished runs yet.' }),
     );
   }
 
@@ -50,7 +52,6 @@ export class RunsView implements View {
     const record = this.context.model.records.get(run.id);
     const total = record?.steps.length ?? run.stepCount ?? 0;
     const done = record ? record.steps.filter((s) => s.status === 'finished').length : run.stepsEnded;
-    const started = run.startedAt ? Date.parse(run.startedAt) : null;
     return h(
       'tr',
       { data: { run: run.id, status: run.status } },
@@ -64,7 +65,7 @@ export class RunsView implements View {
         total ? ` ${done}/${total}` : '',
         run.currentStep ? h('span', { class: 'muted', text: ` · ${run.currentStep.name}` }) : null,
       ),
-      h('td', { class: 'num', text: started ? formatDuration(Date.now() - started) : '—' }),
+      h('td', { class: 'num', text: formatDuration(runDurationMs(run, Date.now())) }),
     );
   }
 
@@ -73,20 +74,6 @@ export class RunsView implements View {
     window.clearInterval(this.ticker);
     this.context.frames.cancel(this.key);
   }
-}
-
-function finishedRow(run: LiveRun): HTMLElement {
-  const duration = run.startedAt && run.endedAt ? Date.parse(run.endedAt) - Date.parse(run.startedAt) : null;
-  return h(
-    'tr',
-    { data: { run: run.id, verdict: run.verdict ?? '' } },
-    h('td', { text: formatDateTime(run.endedAt) }),
-    h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } })),
-    h('td', { text: run.boardId }),
-    h('td', {}, outcomeBadge(run.status, run.verdict, 'small')),
-    h('td', { class: 'num', text: formatDuration(duration) }),
-    h('td', { class: 'wrap muted', text: run.reason ?? '' }),
-  );
 }
 
 function time(iso: string | null | undefined): number {

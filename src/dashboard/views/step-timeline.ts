@@ -2,7 +2,7 @@ import type { RunRecord, StepRecord } from '../api-types.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatDuration } from '../format.js';
 import { progressOf } from '../step-progress.js';
-import { outcomeBadge } from '../verdict-style.js';
+import { outcomeBadge, styleBadge, type OutcomeStyle } from '../verdict-style.js';
 
 /**
  * A run's steps in order, grouped by phase: what each did, how long it took
@@ -10,6 +10,7 @@ import { outcomeBadge } from '../verdict-style.js';
  * progress bar for a long step whose note says how far it is.
  */
 const PHASE_TITLES: Record<StepRecord['phase'], string> = { setup: 'Setup', main: 'Steps', teardown: 'Teardown' };
+const NOT_RUN: OutcomeStyle = { label: 'Not run', icon: '⤼', tone: 'pending', meaning: 'an earlier step failed or the run was stopped' };
 
 export class StepTimeline {
   readonly element = h('ol', { class: 'step-timeline', attrs: { 'aria-label': 'Steps' } });
@@ -42,7 +43,7 @@ export class StepTimeline {
     const badge = step.verdict
       ? outcomeBadge('finished', step.verdict, 'small')
       : notRun
-        ? h('span', { class: 'badge tone-pending small', data: { verdict: 'not-run' }, title: 'an earlier step failed or the run was stopped' }, h('span', { class: 'badge-icon', text: '⤼', attrs: { 'aria-hidden': 'true' } }), 'Not run')
+        ? styleBadge(NOT_RUN, { verdict: 'not-run' }, 'small')
         : outcomeBadge(running ? 'running' : 'pending', null, 'small');
     return h(
       'li',

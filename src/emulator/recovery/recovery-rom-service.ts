@@ -1,10 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { parseCertificates } from '../../pki/certificate.js';
-import { TrustedKeystore } from '../../pki/trusted-keystore.js';
 import { componentLogger } from '../../util/logger.js';
+import { romTrustOf } from '../chip.js';
 import type { BoardState, EmulatedBoard } from '../emulated-board.js';
 import type { BoardService, BoardServiceFactory, HostedBoard } from '../emulator-host.js';
-import { KeystoreRole } from '../keystore-image.js';
 import type { PtyUart } from '../surfaces/pty-uart.js';
 import { ROM_BAUD } from './recovery-agent.js';
 import { PtyUartChannel } from './pty-uart-channel.js';
@@ -93,8 +91,7 @@ class RecoveryRomService implements BoardService {
 function boardRecoveryTarget(board: EmulatedBoard, uart: PtyUart): RecoveryTarget {
   return {
     deviceId: board.deviceId,
-    romTrust: () =>
-      TrustedKeystore.of(parseCertificates(board.chip.romTrustPem, 'ROM trust').map((cert) => ({ cert, role: KeystoreRole.Os }))),
+    romTrust: () => romTrustOf(board.chip),
     fuses: () => ({ ...board.chip.fuses }),
     imageSetCapacity: board.storage.osSlotCapacity(),
     eraseFlash: () => board.recoveryErase(),

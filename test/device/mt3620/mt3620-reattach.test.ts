@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { EventEmitter, once } from 'node:events';
 import type { BoardState } from '../../../src/device/board.js';
-import type { ConsoleLine } from '../../../src/device/console-log.js';
+import type { ConsoleLine } from '../../../src/device/console-history.js';
 import { Mt3620BoardDriver, type Mt3620BoardOptions } from '../../../src/device/mt3620/mt3620-board-driver.js';
 import type { PowerAction, PowerSwitch } from '../../../src/device/mt3620/power-command.js';
 import type { ServiceLinkProvider } from '../../../src/device/mt3620/service-link.js';

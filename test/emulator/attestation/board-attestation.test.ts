@@ -12,7 +12,6 @@ import { DaaFixture } from '../../daa/helpers/daa-fixture.js';
 import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../../helpers/emulator-process.js';
 import { b64, RigKeys } from '../../helpers/rig-keys.js';
 import { openssl, ScratchDir } from '../../pki/openssl.js';
-import { AttestingEmulator } from './attesting-emulator.js';
 
 interface DeviceAuth {
   ready: boolean;
@@ -40,7 +39,7 @@ describe('emulated board: device authentication against the local DAA service', 
   this.timeout(120_000);
   let daa: DaaFixture;
   let stateDir: string;
-  let emulator: AttestingEmulator;
+  let emulator: EmulatorProcess;
   let board: ConnectedBoard;
   let scratch: ScratchDir;
   let tenantId: string;
@@ -53,7 +52,7 @@ describe('emulated board: device authentication against the local DAA service', 
     scratch = new ScratchDir();
     daa = await DaaFixture.start();
     stateDir = await EmulatorProcess.provision({ boards: 1 });
-    emulator = await AttestingEmulator.start(stateDir, daa.server.url);
+    emulator = await EmulatorProcess.start({ stateDir, daaUrl: daa.server.url });
     board = await emulator.connect(0);
     deviceId = board.surfaces.deviceId;
     const tenant = await daa.client.createTenant({ name: 'emulated-fleet' });
@@ -144,7 +143,7 @@ describe('emulated board: device authentication against the local DAA service', 
   it('stays idle without a DAA URL: no certificate, and attest says why', async () => {
     await disconnect(board);
     await emulator.stop();
-    emulator = await AttestingEmulator.start(stateDir, undefined);
+    emulator = await EmulatorProcess.start({ stateDir });
     board = await emulator.connect(0);
     await powerOnAndWaitForServices(board);
     const auth = await deviceAuth();

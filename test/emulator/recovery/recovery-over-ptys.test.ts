@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { EmulatedPins } from '../../../src/device/emulated/emulated-pins.js';
 import { recoverBoard, type RecoveryClientOptions, type RecoveryResult } from '../../../src/device/recovery-client.js';
-import { RecoveryFailedError } from '../../../src/device/recovery-failure.js';
 import type { RecoveryProgress } from '../../../src/device/recovery-progress.js';
 import { keystoreBodyFor } from '../../../src/emulator/provisioning.js';
 import { buildRecoveryImageSet, saveRecoveryImageSet, type RecoveryImageSet } from '../../../src/emulator/recovery-image-set.js';
@@ -18,6 +17,7 @@ import { rawSignerFor } from '../../../src/pki/raw-signer.js';
 import { findSigningRole, generateSigningRoles, loadSigningRoles, type RoleKeys } from '../../../src/pki/signing-roles.js';
 import { writeFileAtomic } from '../../../src/util/atomic-file.js';
 import { CLI, disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../../helpers/emulator-process.js';
+import { expectRecoveryFailure } from '../../helpers/recovery-failure.js';
 
 /**
  * Recovery as the rig does it: the emulator runs as its own program, the host
@@ -68,16 +68,6 @@ describe('recovery through real ptys, emulator as its own program', function () 
       timeouts: { romBannerMs: 5_000, messageMs: 10_000 },
       ...options,
     });
-  }
-
-  async function refused(promise: Promise<unknown>): Promise<RecoveryFailedError> {
-    try {
-      await promise;
-    } catch (error) {
-      expect(error).to.be.instanceOf(RecoveryFailedError);
-      return error as RecoveryFailedError;
-    }
-    throw new Error('the recovery succeeded');
   }
 
   /** The board came up on `osVersion` after `since`, and is ready. */
@@ -165,7 +155,7 @@ describe('recovery through real ptys, emulator as its own program', function () 
     const good = setFor('23.02');
     // An OS image where the recovery agent belongs: right signer, wrong component; then a manifest in its place: wrong type.
     const runtimeIsKernel = setFor('23.02', { replace: { [RECOVERY_RUNTIME_FILE]: good.set.osImages[7]!.bytes } });
-    let error = await refused(recover(runtimeIsKernel.dir));
+    let error = await expectRecoveryFailure(recover(runtimeIsKernel.dir));
     expect(error.failureClass).to.equal('device-fault');
     expect(error.step).to.equal('runtime');
     expect(error.deviceError?.code).to.equal(RecoveryErrorCode.ImageInvalid);
@@ -173,7 +163,7 @@ describe('recovery through real ptys, emulator as its own program', function () 
     expect((await info()).state).to.equal('rom-recovery');
 
     const foreign = setFor('23.02', { signers: await generateSigningRoles({ roles: ['os'] }) });
-    error = await refused(recover(foreign.dir));
+    error = await expectRecoveryFailure(recover(foreign.dir));
     expect(error.step).to.equal('start-1bl');
     expect(error.deviceError?.code).to.equal(RecoveryErrorCode.ImageNotTrusted);
     expect((await info()).state).to.equal('rom-recovery');
@@ -260,7 +250,7 @@ describe('recovery through real ptys, emulator as its own program', function () 
       const controller = new AbortController();
       const cut = board.control.waitForEvent((e) => e.event === 'power-cut', { timeoutMs: 30_000 });
       cut.then(() => controller.abort(), () => undefined);
-      const error = await refused(recover(dirs[target]!, { signal: controller.signal }));
+      const error = await expectRecoveryFailure(recover(dirs[target]!, { signal: controller.signal }));
       expect(error.failureClass, `cut before operation ${point}: ${error.message}`).to.equal('cancelled');
       // The cut fell before operation `point`: that many minus one had been done since the mark.
       expect((await cut).operation).to.equal(point - 1);

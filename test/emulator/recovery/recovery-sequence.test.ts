@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { recoverBoard, type RecoveryResult } from '../../../src/device/recovery-client.js';
-import { RecoveryFailedError } from '../../../src/device/recovery-failure.js';
 import type { RecoveryProgress } from '../../../src/device/recovery-progress.js';
 import { buildCapabilityImage } from '../../../src/image/capability-image.js';
 import { cobsDecode } from '../../../src/link/cobs.js';
@@ -14,6 +13,7 @@ import { findSigningRole } from '../../../src/pki/signing-roles.js';
 import { recoveryImageFileName } from '../../../src/image/recovery-set-layout.js';
 import { hex } from '../../link/bytes.js';
 import { memorySource, MemoryRecoveryRig, RecordingTarget, RecoveryKeys } from './memory-recovery-rig.js';
+import { expectRecoveryFailure } from '../../helpers/recovery-failure.js';
 
 /**
  * The device's ROM and agent against the host's recovery client on an in-memory
@@ -62,16 +62,6 @@ describe('recovery over a memory link: ROM and agent against the host client', f
     } finally {
       rig.stop();
     }
-  }
-
-  async function refusal(promise: Promise<unknown>): Promise<RecoveryFailedError> {
-    try {
-      await promise;
-    } catch (error) {
-      expect(error).to.be.instanceOf(RecoveryFailedError);
-      return error as RecoveryFailedError;
-    }
-    throw new Error('the recovery succeeded');
   }
 
   it('runs the sequence of the spec table, message by message, and writes the set', async () => {
@@ -260,7 +250,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
   it('refuses a set signed by a key the chip does not trust, at the 1BL (RecoveryError after -BAD), and a second recovery works', async () => {
     const target = new RecordingTarget(keys.romTrust());
     const foreign = keys.set('23.01', { foreign: true });
-    const error = await refusal(recover(new MemoryRecoveryRig(target), { images: memorySource(foreign) }));
+    const error = await expectRecoveryFailure(recover(new MemoryRecoveryRig(target), { images: memorySource(foreign) }));
     expect(error.failureClass).to.equal('device-fault');
     expect(error.step).to.equal('start-1bl');
     expect(error.deviceError?.code).to.equal(RecoveryErrorCode.ImageNotTrusted);
@@ -285,7 +275,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
     ];
     for (const { replace, step, code, text } of cases) {
       const target = new RecordingTarget(keys.romTrust());
-      const error = await refusal(recover(new MemoryRecoveryRig(target), { images: memorySource(set, replace) }));
+      const error = await expectRecoveryFailure(recover(new MemoryRecoveryRig(target), { images: memorySource(set, replace) }));
       expect(error.step, error.message).to.equal(step);
       expect(error.deviceError?.code, error.message).to.equal(code);
       expect(error.deviceError?.text, error.message).to.match(text);
@@ -296,7 +286,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
   it('refuses images below the fuse counters (anti-rollback)', async () => {
     const target = new RecordingTarget(keys.romTrust());
     target.fuseCounters[set.osImages[3]!.componentId] = 5;
-    const error = await refusal(recover(new MemoryRecoveryRig(target)));
+    const error = await expectRecoveryFailure(recover(new MemoryRecoveryRig(target)));
     expect(error.deviceError?.code).to.equal(RecoveryErrorCode.InstallFailed);
     expect(error.deviceError?.text).to.match(/security version 1 is below the fuse counter 5/);
   });
@@ -304,7 +294,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
   it('fails at the line switch when the host does not reopen its port as agreed', async () => {
     const target = new RecordingTarget(keys.romTrust());
     target.hostLine = () => ({ baudRate: 115_200, rtsCts: false, stopBits: 1 });
-    const error = await refusal(recover(new MemoryRecoveryRig(target)));
+    const error = await expectRecoveryFailure(recover(new MemoryRecoveryRig(target)));
     expect(error.step).to.equal('line-switch');
     expect(error.deviceError?.code).to.equal(RecoveryErrorCode.LineSettingsMismatch);
   });
@@ -313,7 +303,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
     const target = new RecordingTarget(keys.romTrust());
     const missing = recoveryImageFileName(set.osImages[4]!.imageId);
     const source = memorySource(set);
-    const error = await refusal(
+    const error = await expectRecoveryFailure(
       recover(new MemoryRecoveryRig(target), { images: { description: 'incomplete', file: (name) => (name === missing ? undefined : source.file(name)) } }),
     );
     expect(error.step).to.equal('images');
@@ -324,7 +314,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
     const target = new RecordingTarget(keys.romTrust());
     const rig = new MemoryRecoveryRig(target);
     const controller = new AbortController();
-    const error = await refusal(
+    const error = await expectRecoveryFailure(
       recoverBoard({
         line: rig.line,
         images: memorySource(set),
@@ -346,7 +336,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
   it('times out naming the step when the board never enters ROM', async () => {
     const rig = new MemoryRecoveryRig(new RecordingTarget(keys.romTrust()));
     const started = Date.now();
-    const error = await refusal(
+    const error = await expectRecoveryFailure(
       recoverBoard({ line: rig.line, images: memorySource(set), pins: { setRecoveryStrap: async () => undefined, reset: async () => undefined }, timeouts: { romBannerMs: 300 } }),
     );
     expect(error.failureClass).to.equal('timeout');
