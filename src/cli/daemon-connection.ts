@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, RigError } from '../util/failure.js';
+import { loopbackHttpUrl } from '../util/loopback-address.js';
 import { defaultStateDir } from './commands/up.js';
 
 /**
@@ -18,15 +19,28 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
 
 export function resolveDaemon(flags: { daemon?: string; token?: string; state?: string }): DaemonConnection {
   const state = flags.state ?? defaultStateDir();
-  let url = flags.daemon ?? process.env.SPHERE_RIG_URL;
-  if (!url && existsSync(join(state, DAEMON_FILE))) {
-    url = (JSON.parse(readFileSync(join(state, DAEMON_FILE), 'utf8')) as { url?: string }).url;
-  }
+  const url = daemonUrl(flags, state);
   let token = flags.token ?? process.env.SPHERE_RIG_TOKEN;
   if (!token && existsSync(join(state, ADMIN_TOKEN_FILE))) token = readFileSync(join(state, ADMIN_TOKEN_FILE), 'utf8').trim();
-  if (!url) throw new InputError('daemon-unknown', `no daemon: start one with \`sphere-rig up\`, or give --daemon URL (no ${join(state, DAEMON_FILE)})`);
   if (!token) throw new InputError('token-missing', `no API token: give --token or SPHERE_RIG_TOKEN (no ${join(state, ADMIN_TOKEN_FILE)})`);
-  return { url: url.replace(/\/+$/, ''), token };
+  return { url, token };
+}
+
+/** The daemon's URL from the first source that gives one; it must be http:// on loopback, as the daemon serves. */
+function daemonUrl(flags: { daemon?: string }, state: string): string {
+  if (flags.daemon !== undefined) return loopbackHttpUrl(flags.daemon, '--daemon');
+  if (process.env.SPHERE_RIG_URL) return loopbackHttpUrl(process.env.SPHERE_RIG_URL, 'SPHERE_RIG_URL');
+  const file = join(state, DAEMON_FILE);
+  if (!existsSync(file)) throw new InputError('daemon-unknown', `no daemon: start one with \`sphere-rig up\`, or give --daemon URL (no ${file})`);
+  let written: unknown;
+  try {
+    written = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new InputError('daemon-file-invalid', `${file}: not the JSON \`sphere-rig up\` writes (${(error as Error).message}); start the daemon again or give --daemon URL`, { path: file });
+  }
+  const url = (written as { url?: unknown } | null)?.url;
+  if (typeof url !== 'string') throw new InputError('daemon-file-invalid', `${file}: has no "url"; start the daemon again or give --daemon URL`, { path: file });
+  return loopbackHttpUrl(url, file);
 }
 
 /** One JSON API call with a timeout; daemon errors keep their code and failure class. */

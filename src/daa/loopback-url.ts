@@ -1,4 +1,5 @@
-import { isLoopbackAddress, nonLoopbackError } from '../util/loopback-address.js';
+import { InputError } from '../util/failure.js';
+import { isLoopbackAddress, loopbackHttpUrl, nonLoopbackError } from '../util/loopback-address.js';
 import { DaaError } from './daa-error.js';
 
 /**
@@ -7,17 +8,14 @@ import { DaaError } from './daa-error.js';
  * are refused: what they resolve to is not ours to guarantee.
  */
 
-/** An http:// URL on loopback, without a trailing slash; `what` names it in errors. */
+/** An http:// URL on loopback, without a trailing slash; `what` names it in errors (a DaaError, 400). */
 export function loopbackBaseUrl(text: string, what: string): string {
-  let url: URL;
   try {
-    url = new URL(text);
-  } catch {
-    throw new DaaError('url-invalid', 400, `${what}: '${text.slice(0, 200)}' is not a URL (expected http://127.0.0.1:PORT)`);
+    return loopbackHttpUrl(text, what);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    throw new DaaError(error.code, 400, error.message, error.details);
   }
-  if (url.protocol !== 'http:') throw new DaaError('url-invalid', 400, `${what}: only http:// on loopback is supported, got ${url.protocol}`);
-  requireLoopbackHost(url.hostname, what);
-  return url.toString().replace(/\/+$/, '');
 }
 
 /** The rig's refusal of a host that is not loopback, as a DaaError (400, `non-loopback-address`). */

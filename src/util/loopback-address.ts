@@ -120,3 +120,20 @@ export function nonLoopbackError(host: string, what: string): InputError {
   }
   return new InputError('non-loopback-address', message, { what, host: shown });
 }
+
+/**
+ * An http:// URL on a literal loopback host, as a base without the trailing
+ * slash. Errors are `InputError`s (`url-invalid`, `non-loopback-address`)
+ * naming `what`: the flag, variable or file the URL came from.
+ */
+export function loopbackHttpUrl(text: string, what: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InputError('url-invalid', `${what}: '${text.slice(0, 200)}' is not a URL (expected http://127.0.0.1:PORT)`, { what });
+  }
+  if (url.protocol !== 'http:') throw new InputError('url-invalid', `${what}: only http:// on loopback is supported, got ${url.protocol}`, { what });
+  if (!isLoopbackAddress(url.hostname)) throw nonLoopbackError(url.hostname, what);
+  return url.toString().replace(/\/+$/, '');
+}

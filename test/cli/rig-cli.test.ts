@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCli } from '../helpers/run-cli.js';
 
 /** `sphere-rig run --wait` and `watch` against no daemon: one clear line, at once, never a hang. */
@@ -18,5 +21,26 @@ describe('sphere-rig run and watch without a daemon', () => {
     const result = await runCli(['watch', '--since', 'abc', ...nowhere], { timeoutMs: 20_000 });
     expect(result.code).to.equal(2);
     expect(result.stderr).to.match(/--since must be an integer/);
+  });
+
+  it('refuses a daemon URL that is not http:// on loopback before sending anything, naming where it came from', async () => {
+    const remote = await runCli(['watch', '--daemon', 'http://192.168.35.2:8480', '--token', 'x'], { timeoutMs: 20_000 });
+    expect(remote.code).to.equal(3);
+    expect(remote.stderr).to.contain('--daemon: 192.168.35.2 is not a loopback address');
+    const named = await runCli(['watch', '--token', 'x'], { env: { SPHERE_RIG_URL: 'http://localhost:8480' }, timeoutMs: 20_000 });
+    expect(named.code).to.equal(3);
+    expect(named.stderr).to.contain("SPHERE_RIG_URL: 'localhost' is a host name, not a loopback address: give 127.0.0.1");
+  });
+
+  it('names a daemon.json that is not what `sphere-rig up` writes', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'sphere-rig-daemon-file-'));
+    try {
+      writeFileSync(join(state, 'daemon.json'), '{"url": ');
+      const result = await runCli(['watch', '--state', state, '--token', 'x'], { env: { SPHERE_RIG_URL: '' }, timeoutMs: 20_000 });
+      expect(result.code).to.equal(3);
+      expect(result.stderr).to.contain(`${join(state, 'daemon.json')}: not the JSON \`sphere-rig up\` writes`);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { InputError } from '../../src/util/failure.js';
-import { checkLoopbackHostPort, formatHostPort, isLoopbackAddress, parseLoopbackHostPort, type LoopbackHostPortOptions } from '../../src/util/loopback-address.js';
+import { checkLoopbackHostPort, formatHostPort, isLoopbackAddress, loopbackHttpUrl, parseLoopbackHostPort, type LoopbackHostPortOptions } from '../../src/util/loopback-address.js';
 
 const LISTEN: LoopbackHostPortOptions = { use: 'listen' };
 const CONNECT: LoopbackHostPortOptions = { use: 'connect' };
@@ -205,6 +205,24 @@ describe('loopback addresses (src/util/loopback-address.ts)', () => {
       expect(formatHostPort('127.0.0.1', 8480)).to.equal('127.0.0.1:8480');
       expect(formatHostPort('::1', 8480)).to.equal('[::1]:8480');
       expect(formatHostPort('[::1]', 8480)).to.equal('[::1]:8480');
+    });
+  });
+
+  describe('loopbackHttpUrl', () => {
+    const refused = (text: string): InputError => refusal(() => loopbackHttpUrl(text, '--daemon'));
+
+    it('gives http:// URLs on loopback back without the trailing slash', () => {
+      expect(loopbackHttpUrl('http://127.0.0.1:8480/', '--daemon')).to.equal('http://127.0.0.1:8480');
+      expect(loopbackHttpUrl('http://[::1]:8480/daa//', '--daemon')).to.equal('http://[::1]:8480/daa');
+    });
+
+    it('refuses other schemes, host names, other addresses and non-URLs, naming where the URL came from', () => {
+      expect(refused('https://127.0.0.1:8480')).to.include({ code: 'url-invalid', message: '--daemon: only http:// on loopback is supported, got https:' });
+      expect(refused('127.0.0.1:8480').code).to.equal('url-invalid');
+      expect(refused('not a url')).to.include({ code: 'url-invalid', message: "--daemon: 'not a url' is not a URL (expected http://127.0.0.1:PORT)" });
+      expect(refused('http://localhost:8480').code).to.equal('non-loopback-address');
+      expect(refused('http://192.168.35.2').message).to.match(/^--daemon: 192\.168\.35\.2 is not a loopback address/);
+      expect(refused('http://0.0.0.0:8480').message).to.contain('it means every interface');
     });
   });
 });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { EmulatorHost } from '../../emulator/emulator-host.js';
 import { provisionEmulator } from '../../emulator/provisioning.js';
-import { loopbackBaseUrl } from '../../daa/loopback-url.js';
+import { loopbackHttpUrl } from '../../util/loopback-address.js';
 import { action, UsageError } from '../action.js';
 import { parseCount } from '../parse-options.js';
 
@@ -105,7 +105,7 @@ is left half written.`,
           boards: flags.boards === undefined ? undefined : parseCount(flags.boards, '--boards', 1, 1000),
           speed: flags.speed,
           powerOn: !flags.poweredOff,
-          settings: flags.daaUrl === undefined ? undefined : { daaUrl: loopbackBaseUrl(flags.daaUrl, '--daa-url') },
+          settings: flags.daaUrl === undefined ? undefined : { daaUrl: loopbackHttpUrl(flags.daaUrl, '--daa-url') },
         });
         const surfaces = host.surfaces();
         if (flags.json) {

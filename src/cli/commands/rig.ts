@@ -21,7 +21,7 @@ interface ConnectionFlags {
 
 function withConnection(command: Command): Command {
   return command
-    .option('--daemon <url>', 'daemon URL (default: SPHERE_RIG_URL or <state>/daemon.json)')
+    .option('--daemon <url>', 'daemon URL, http:// on loopback (default: SPHERE_RIG_URL or <state>/daemon.json)')
     .option('--token <token>', 'API token (default: SPHERE_RIG_TOKEN or <state>/admin.token)')
     .option('--state <dir>', 'state folder of `sphere-rig up` (default: $SPHERE_RIG_HOME or ./.sphere-rig)');
 }

@@ -1,7 +1,7 @@
 import { DaaError } from '../../daa/daa-error.js';
-import { loopbackBaseUrl } from '../../daa/loopback-url.js';
 import type { AttestationResult, SessionGrant } from '../../daa/protocol.js';
 import { RigError } from '../../util/failure.js';
+import { loopbackHttpUrl } from '../../util/loopback-address.js';
 
 /**
  * The device's side of the DAA wire protocol (src/daa/protocol.ts): ask for a
@@ -15,7 +15,7 @@ export class DaaConnection {
     baseUrl: string,
     private readonly timeoutMs = 10_000,
   ) {
-    this.baseUrl = loopbackBaseUrl(baseUrl, 'DAA service URL');
+    this.baseUrl = loopbackHttpUrl(baseUrl, 'DAA service URL');
   }
 
   async openSession(deviceId: string, signal?: AbortSignal): Promise<SessionGrant> {
