@@ -1,11 +1,20 @@
 #!/usr/bin/env node
 // The built CLI lives in dist/ (npm install / npm ci runs `prepare`, which builds it).
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// This file is CommonJS (bin/package.json): it runs before the ES module loader has touched
+// libuv's threadpool, so the pool size it sets still applies (see threadpool-size.cjs).
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
+const { sizeThreadpool } = require('./threadpool-size.cjs');
 
-const entry = new URL('../dist/cli/main.js', import.meta.url);
-if (!existsSync(fileURLToPath(entry))) {
+const entry = join(__dirname, '..', 'dist', 'cli', 'main.js');
+if (!existsSync(entry)) {
   process.stderr.write('sphere-rig: dist/ is missing; run `npm install` (or `npm run build`) first\n');
   process.exit(70);
 }
-await import(entry.href);
+sizeThreadpool();
+import(pathToFileURL(entry).href).catch((error) => {
+  process.stderr.write(`sphere-rig: cannot load ${entry}: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(70);
+});
