@@ -31,9 +31,11 @@ export class RigSync implements RefreshRequests {
     this.timers.push(window.setInterval(() => document.visibilityState === 'visible' && this.loadBoards().catch(() => undefined), BOARDS_REFRESH_MS));
   }
 
+  /** Signed out or refused: no timer and no debounced refresh fetches afterwards (it would only meet a 401). */
   stop(): void {
     for (const timer of this.timers) window.clearInterval(timer);
     this.timers = [];
+    this.debounce.cancel();
   }
 
   /** Everything the page shows, fresh: on the first connection and after every reconnection. */
