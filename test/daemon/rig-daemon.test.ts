@@ -119,4 +119,12 @@ describe('the rig daemon (sphere-rig up) with emulated boards', function () {
     const again = await cli(['run', 'boot-smoke', '--tags', 'emulated']);
     expect(again.code, again.stdout + again.stderr).to.equal(0);
   });
+
+  it('stops on SIGTERM within seconds, its emulator with it', async () => {
+    // The emulator child used to outlive its clean stop (its stdin pipe kept it alive) until the daemon's 10 s SIGKILL.
+    const started = Date.now();
+    const code = await daemon.stop('SIGTERM');
+    expect(code).to.equal(0);
+    expect(Date.now() - started).to.be.below(5000);
+  });
 });

@@ -126,6 +126,9 @@ is left half written.`,
           if (flags.exitWithParent) process.stdin.once('end', stop).once('close', stop).resume();
         });
         await host.close();
+        // Standard input was read only to notice the parent's death: an open pipe would keep this process
+        // alive after a clean stop, and the daemon waits for it to exit.
+        if (flags.exitWithParent) process.stdin.destroy();
         process.stderr.write('emulator stopped\n');
       }),
     );
