@@ -10,6 +10,7 @@ import type { DaemonEvent } from '../../src/daemon/daemon-event.js';
 import type { ErrorBody } from '../../src/daemon/http-errors.js';
 import type { RunRecord } from '../../src/scenario/run-record.js';
 import { DaemonProcess } from '../helpers/daemon-process.js';
+import { runCli } from '../helpers/run-cli.js';
 import { StreamClient } from './helpers/stream-client.js';
 import { waitFor } from './helpers/temp-dir.js';
 
@@ -155,6 +156,13 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
       (error: DaaError) => error,
     );
     expect(refused.status).to.equal(401);
+    // And so does the CLI's --service mode, with --token.
+    const listed = await runCli(['daa', 'tenant', 'list', '--service', `${daemon.url}/daa`, '--token', viewer, '--json']);
+    expect(listed.code, listed.stderr).to.equal(0);
+    expect((JSON.parse(listed.stdout) as Array<{ name: string }>).map((t) => t.name)).to.include('wiring');
+    const withoutToken = await runCli(['daa', 'tenant', 'list', '--service', `${daemon.url}/daa`], { env: { SPHERE_RIG_TOKEN: '' } });
+    expect(withoutToken.code).to.equal(3);
+    expect(withoutToken.stderr).to.contain('an API token is required');
   });
 
   it('serves its OpenAPI document', async () => {
