@@ -74,22 +74,26 @@ describe('local DAA service: killed mid-stream', function () {
     for (let kill = 1; kill <= KILLS; kill++) {
       const { client: current, child } = running;
       let count = 0;
+      let killing = false;
       let enough!: () => void;
       const reached = new Promise<void>((resolve) => (enough = resolve));
       // Each device attests over and over until the service is gone; only answered affirmations are counted.
+      // A failure before the kill (a refusal, a service error) is the test's failure, not the end of a loop.
       const loops = devices.map(async (device) => {
         for (;;) {
           let result: AffirmingResult;
           try {
             result = await attest(current, device);
-          } catch {
-            return;
+          } catch (error) {
+            if (killing) return;
+            throw error;
           }
           answered.get(device.deviceId)!.push(result.serialNumber);
           if (++count === ANSWERED_BEFORE_KILL) enough();
         }
       });
-      await reached;
+      await Promise.race([reached, ...loops]);
+      killing = true;
       const exit = once(child, 'exit');
       child.kill('SIGKILL');
       await exit;
