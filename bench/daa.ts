@@ -63,7 +63,7 @@ import { threadCpuMs } from './daa-thread-cpu.js';
 // The service is measured with libuv's threadpool sized as in every sphere-rig process (bin/threadpool-size.cjs).
 // The pool is sized at its first use, which the module loader has made by now: unless the size was given, run
 // again with it set.
-const { sizeThreadpool } = createRequire(import.meta.url)('../bin/threadpool-size.cjs') as { sizeThreadpool: (env: NodeJS.ProcessEnv) => number };
+const { sizeThreadpool } = createRequire(import.meta.url)('../bin/threadpool-size.cjs') as { sizeThreadpool: (env: NodeJS.ProcessEnv) => void };
 if (!process.env.UV_THREADPOOL_SIZE) {
   const env = { ...process.env };
   sizeThreadpool(env);

@@ -5,15 +5,9 @@
 // attestations/s than with one). So: one thread fewer than the cores, 1 to 4, unless the user chose.
 const { availableParallelism } = require('node:os');
 
-/** The pool size sphere-rig processes use when UV_THREADPOOL_SIZE is not set. */
-function defaultThreadpoolSize() {
-  return Math.min(4, Math.max(1, availableParallelism() - 1));
-}
-
-/** Sets UV_THREADPOOL_SIZE for this process unless already set; must run before anything uses the pool. */
+/** Sets UV_THREADPOOL_SIZE in `env` unless already set; for this process, call it before anything uses the pool. */
 function sizeThreadpool(env = process.env) {
-  if (!env.UV_THREADPOOL_SIZE) env.UV_THREADPOOL_SIZE = String(defaultThreadpoolSize());
-  return Number(env.UV_THREADPOOL_SIZE);
+  if (!env.UV_THREADPOOL_SIZE) env.UV_THREADPOOL_SIZE = String(Math.min(4, Math.max(1, availableParallelism() - 1)));
 }
 
-module.exports = { defaultThreadpoolSize, sizeThreadpool };
+module.exports = { sizeThreadpool };

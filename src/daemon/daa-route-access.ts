@@ -17,7 +17,7 @@ const DEVICE_FACING: ReadonlyArray<{ method: string; path: RegExp }> = [
   { method: 'POST', path: /^\/verify\/?$/ },
 ];
 
-export function isDeviceFacingDaaRoute(method: string, path: string): boolean {
+function isDeviceFacingDaaRoute(method: string, path: string): boolean {
   return DEVICE_FACING.some((route) => route.method === method && route.path.test(path));
 }
 
