@@ -107,7 +107,8 @@ function invalidCode(options: LoopbackHostPortOptions): string {
  * and saying what to give instead; for callers that check a host themselves.
  */
 export function nonLoopbackError(host: string, what: string): InputError {
-  const shown = host.slice(0, 100);
+  // A URL's hostname keeps an IPv6 address's brackets.
+  const shown = unbracket(host).slice(0, 100);
   let message: string;
   if (shown.toLowerCase() === 'localhost') {
     message = `${what}: 'localhost' is a host name, not a loopback address: give 127.0.0.1 (or [::1]); host names are refused because what they resolve to is not ours to guarantee`;
@@ -134,6 +135,10 @@ export function loopbackHttpUrl(text: string, what: string): string {
     throw new InputError('url-invalid', `${what}: '${text.slice(0, 200)}' is not a URL (expected http://127.0.0.1:PORT)`, { what });
   }
   if (url.protocol !== 'http:') throw new InputError('url-invalid', `${what}: only http:// on loopback is supported, got ${url.protocol}`, { what });
+  // A base URL: paths are appended to it, so a query, a fragment or credentials would end up in the wrong place.
+  if (url.search || url.hash || url.username || url.password) {
+    throw new InputError('url-invalid', `${what}: give a base URL such as http://127.0.0.1:PORT, without a query, fragment or user name`, { what });
+  }
   if (!isLoopbackAddress(url.hostname)) throw nonLoopbackError(url.hostname, what);
   return url.toString().replace(/\/+$/, '');
 }

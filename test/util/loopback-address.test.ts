@@ -223,6 +223,10 @@ describe('loopback addresses (src/util/loopback-address.ts)', () => {
       expect(refused('http://localhost:8480').code).to.equal('non-loopback-address');
       expect(refused('http://192.168.35.2').message).to.match(/^--daemon: 192\.168\.35\.2 is not a loopback address/);
       expect(refused('http://0.0.0.0:8480').message).to.contain('it means every interface');
+      expect(refused('http://[::]:8480').message).to.equal(`--daemon: :: is not a loopback address (it means every interface); sphere-rig serves and connects on literal loopback addresses only (127.0.0.0/8, ::1): give 127.0.0.1`);
+      for (const url of ['http://127.0.0.1:8480/?x=1', 'http://127.0.0.1:8480/#top', 'http://user:pw@127.0.0.1:8480']) {
+        expect(refused(url), url).to.include({ code: 'url-invalid', message: '--daemon: give a base URL such as http://127.0.0.1:PORT, without a query, fragment or user name' });
+      }
     });
   });
 });
