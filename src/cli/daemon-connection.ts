@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, RigError } from '../util/failure.js';
 import { loopbackHttpUrl } from '../util/loopback-address.js';
+import { parseLoopbackUrlFlag } from './parse-options.js';
 import { defaultStateDir } from './commands/up.js';
 
 /**
@@ -28,7 +29,7 @@ export function resolveDaemon(flags: { daemon?: string; token?: string; state?: 
 
 /** The daemon's URL from the first source that gives one; it must be http:// on loopback, as the daemon serves. */
 function daemonUrl(flags: { daemon?: string }, state: string): string {
-  if (flags.daemon !== undefined) return loopbackHttpUrl(flags.daemon, '--daemon');
+  if (flags.daemon !== undefined) return parseLoopbackUrlFlag(flags.daemon, '--daemon');
   if (process.env.SPHERE_RIG_URL) return loopbackHttpUrl(process.env.SPHERE_RIG_URL, 'SPHERE_RIG_URL');
   const file = join(state, DAEMON_FILE);
   if (!existsSync(file)) throw new InputError('daemon-unknown', `no daemon: start one with \`sphere-rig up\`, or give --daemon URL (no ${file})`);
@@ -38,7 +39,9 @@ function daemonUrl(flags: { daemon?: string }, state: string): string {
   } catch (error) {
     throw new InputError('daemon-file-invalid', `${file}: not the JSON \`sphere-rig up\` writes (${(error as Error).message}); start the daemon again or give --daemon URL`, { path: file });
   }
-  const url = (written as { url?: unknown } | null)?.url;
+  const { url, stoppedAt } = (written ?? {}) as { url?: unknown; stoppedAt?: unknown };
+  // A daemon that stopped cleanly leaves `url: null` (and when it stopped).
+  if (url === null) throw new InputError('daemon-unknown', `no daemon: the last one stopped${typeof stoppedAt === 'string' ? ` at ${stoppedAt}` : ''}; start one with \`sphere-rig up\`, or give --daemon URL`);
   if (typeof url !== 'string') throw new InputError('daemon-file-invalid', `${file}: has no "url"; start the daemon again or give --daemon URL`, { path: file });
   return loopbackHttpUrl(url, file);
 }

@@ -24,21 +24,28 @@ describe('sphere-rig run and watch without a daemon', () => {
   });
 
   it('refuses a daemon URL that is not http:// on loopback before sending anything, naming where it came from', async () => {
+    // A flag is the user's usage error (2); the environment and the state folder are the setup's (3).
     const remote = await runCli(['watch', '--daemon', 'http://192.168.35.2:8480', '--token', 'x'], { timeoutMs: 20_000 });
-    expect(remote.code).to.equal(3);
+    expect(remote.code).to.equal(2);
     expect(remote.stderr).to.contain('--daemon: 192.168.35.2 is not a loopback address');
     const named = await runCli(['watch', '--token', 'x'], { env: { SPHERE_RIG_URL: 'http://localhost:8480' }, timeoutMs: 20_000 });
     expect(named.code).to.equal(3);
     expect(named.stderr).to.contain("SPHERE_RIG_URL: 'localhost' is a host name, not a loopback address: give 127.0.0.1");
   });
 
-  it('names a daemon.json that is not what `sphere-rig up` writes', async () => {
+  it('names a daemon.json that is not what `sphere-rig up` writes, and says when the last daemon stopped', async () => {
     const state = mkdtempSync(join(tmpdir(), 'sphere-rig-daemon-file-'));
+    const watch = () => runCli(['watch', '--state', state, '--token', 'x'], { env: { SPHERE_RIG_URL: '' }, timeoutMs: 20_000 });
     try {
       writeFileSync(join(state, 'daemon.json'), '{"url": ');
-      const result = await runCli(['watch', '--state', state, '--token', 'x'], { env: { SPHERE_RIG_URL: '' }, timeoutMs: 20_000 });
-      expect(result.code).to.equal(3);
-      expect(result.stderr).to.contain(`${join(state, 'daemon.json')}: not the JSON \`sphere-rig up\` writes`);
+      const broken = await watch();
+      expect(broken.code).to.equal(3);
+      expect(broken.stderr).to.contain(`${join(state, 'daemon.json')}: not the JSON \`sphere-rig up\` writes`);
+      // What a daemon leaves when it stops cleanly.
+      writeFileSync(join(state, 'daemon.json'), '{"url":null,"stoppedAt":"2026-11-21T20:00:00.000Z"}\n');
+      const stopped = await watch();
+      expect(stopped.code).to.equal(3);
+      expect(stopped.stderr).to.contain('no daemon: the last one stopped at 2026-11-21T20:00:00.000Z; start one with `sphere-rig up`');
     } finally {
       rmSync(state, { recursive: true, force: true });
     }

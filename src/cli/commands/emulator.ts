@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { EmulatorHost } from '../../emulator/emulator-host.js';
 import { provisionEmulator } from '../../emulator/provisioning.js';
-import { loopbackHttpUrl } from '../../util/loopback-address.js';
 import { action, UsageError } from '../action.js';
-import { parseCount } from '../parse-options.js';
+import { parseCount, parseLoopbackUrlFlag } from '../parse-options.js';
 
 interface ProvisionFlags {
   state?: string;
@@ -105,7 +104,7 @@ is left half written.`,
           boards: flags.boards === undefined ? undefined : parseCount(flags.boards, '--boards', 1, 1000),
           speed: flags.speed,
           powerOn: !flags.poweredOff,
-          settings: flags.daaUrl === undefined ? undefined : { daaUrl: loopbackHttpUrl(flags.daaUrl, '--daa-url') },
+          settings: flags.daaUrl === undefined ? undefined : { daaUrl: parseLoopbackUrlFlag(flags.daaUrl, '--daa-url') },
         });
         const surfaces = host.surfaces();
         if (flags.json) {
