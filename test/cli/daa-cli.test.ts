@@ -107,6 +107,17 @@ describe('sphere-rig daa commands', function () {
 
   it('refuses non-loopback addresses', async () => {
     expect((await runCli(['daa', 'serve', '--state', state, '--listen', '0.0.0.0:7431'])).stderr).to.include('not a loopback address');
-    expect((await runCli(['daa', 'tenant', 'list', '--service', 'http://10.1.2.3:80'])).stderr).to.include('not a loopback address');
+    const remote = await runCli(['daa', 'tenant', 'list', '--service', 'http://10.1.2.3:80']);
+    expect(remote.code).to.equal(2);
+    expect(remote.stderr).to.include('--service: 10.1.2.3 is not a loopback address');
+    const fromEnv = await runCli(['daa', 'tenant', 'list'], { env: { SPHERE_RIG_DAA_URL: 'http://localhost:7430' } });
+    expect(fromEnv.code).to.equal(3);
+    expect(fromEnv.stderr).to.include("SPHERE_RIG_DAA_URL: 'localhost' is a host name");
+  });
+
+  it('refuses --token without a service to send it to', async () => {
+    const result = await runCli(['daa', 'tenant', 'list', '--state', state, '--token', 'x'], { env: { SPHERE_RIG_DAA_URL: '' } });
+    expect(result.code).to.equal(2);
+    expect(result.stderr).to.include('--token goes with --service');
   });
 });

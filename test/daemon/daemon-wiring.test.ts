@@ -162,7 +162,7 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
     expect((JSON.parse(listed.stdout) as Array<{ name: string }>).map((t) => t.name)).to.include('wiring');
     const withoutToken = await runCli(['daa', 'tenant', 'list', '--service', `${daemon.url}/daa`], { env: { SPHERE_RIG_TOKEN: '' } });
     expect(withoutToken.code).to.equal(3);
-    expect(withoutToken.stderr).to.contain('an API token is required');
+    expect(withoutToken.stderr).to.contain('an API token is required (Authorization: Bearer <token>): give --token or SPHERE_RIG_TOKEN');
   });
 
   it('serves its OpenAPI document', async () => {

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DaaClient } from '../../daa/daa-client.js';
+import { DaaError } from '../../daa/daa-error.js';
 import { startDaaServer } from '../../daa/daa-server.js';
 import { DaaService, type DeviceInfo, type TenantCaEntry, type TenantInfo } from '../../daa/daa-service.js';
 import type { AuditEntry, AuditFilter } from '../../daa/audit-log.js';
@@ -12,7 +13,8 @@ import { ControlClient } from '../../device/emulated/control-client.js';
 import { action, UsageError } from '../action.js';
 import { ExitCode } from '../exit-codes.js';
 import { readInputFile, writeOutputFile } from '../files.js';
-import { parseCount, parseLoopbackFlag } from '../parse-options.js';
+import { loopbackHttpUrl } from '../../util/loopback-address.js';
+import { parseCount, parseLoopbackFlag, parseLoopbackUrlFlag } from '../parse-options.js';
 import { defaultStateDir } from './up.js';
 
 /**
@@ -56,14 +58,26 @@ function defaultDaaState(): string {
 }
 
 async function withDaa<T>(flags: TargetFlags, use: (daa: DaaOperations) => Promise<T>): Promise<T> {
-  const url = flags.service ?? process.env.SPHERE_RIG_DAA_URL;
-  const token = flags.token ?? process.env.SPHERE_RIG_TOKEN;
-  if (url) return use(new DaaClient(url, token ? { token } : {}));
+  if (flags.service !== undefined) return useService(parseLoopbackUrlFlag(flags.service, '--service'), flags, use);
+  if (process.env.SPHERE_RIG_DAA_URL) return useService(loopbackHttpUrl(process.env.SPHERE_RIG_DAA_URL, 'SPHERE_RIG_DAA_URL'), flags, use);
+  if (flags.token !== undefined) throw new UsageError('--token goes with --service (or SPHERE_RIG_DAA_URL): the state folder is opened directly, with no token');
   const service = await DaaService.open({ stateDir: resolve(flags.state ?? defaultDaaState()) });
   try {
     return await use(service);
   } finally {
     await service.close();
+  }
+}
+
+/** Over HTTP; a daemon's /daa that refuses for want of a token says which flag gives one. */
+async function useService<T>(url: string, flags: TargetFlags, use: (daa: DaaOperations) => Promise<T>): Promise<T> {
+  const token = flags.token ?? process.env.SPHERE_RIG_TOKEN;
+  try {
+    return await use(new DaaClient(url, token ? { token } : {}));
+  } catch (error) {
+    if (!(error instanceof DaaError) || (error.status !== 401 && error.status !== 403)) throw error;
+    const hint = error.status === 401 ? 'give --token or SPHERE_RIG_TOKEN' : 'this token may not; reading needs a viewer token, changing an operator token';
+    throw new DaaError(error.code, error.status, `${error.message}: ${hint}`, error.details, { cause: error });
   }
 }
 
