@@ -32,7 +32,7 @@ export interface RigConfig {
   description?: string;
   /** Where the daemon serves: a loopback address (port 0: any free port). Default 127.0.0.1:8480. */
   daemon: { listen: HostPort };
-  /** `speed` defaults to fast. */
+  /** `speed` defaults to fast (what tests and CI want); `real` keeps the board's own timings. */
   emulator?: { boards: number; speed: 'fast' | 'real'; baselineApp?: boolean };
   daa?: { tenants: Array<{ name: string; developmentMode?: 'allowed' | 'forbidden' }> };
   boards: RigBoardConfig[];
@@ -55,7 +55,7 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       required: ['boards'],
-      properties: { boards: { type: 'integer', minimum: 1, maximum: 1000 }, speed: { enum: ['fast', 'real'] }, baselineApp: { type: 'boolean' } },
+      properties: { boards: { type: 'integer', minimum: 1, maximum: 1000 }, speed: { enum: ['fast', 'real'], default: 'fast' }, baselineApp: { type: 'boolean' } },
     },
     daa: {
       type: 'object',
@@ -97,7 +97,8 @@ const schema = {
 
 export const DEFAULT_LISTEN = '127.0.0.1:8480';
 
-const validate = new Ajv({ allErrors: true }).compile(schema);
+// useDefaults fills in the schema's defaults (emulator.speed) as it validates.
+const validate = new Ajv({ allErrors: true, useDefaults: true }).compile(schema);
 
 export function parseRigConfig(text: string, source: string): RigConfig {
   let value: unknown;
@@ -107,8 +108,7 @@ export function parseRigConfig(text: string, source: string): RigConfig {
     throw new InputError('rig-unparseable', `${source}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (!validate(value)) throw new InputError('rig-invalid', describeAjvErrors(validate.errors, source));
-  const raw = value as Omit<RigConfig, 'source' | 'daemon' | 'boards' | 'emulator'> & {
-    emulator?: Omit<NonNullable<RigConfig['emulator']>, 'speed'> & { speed?: 'fast' | 'real' }; daemon?: { listen?: string }; boards: Array<Partial<RigBoardConfig>> };
+  const raw = value as Omit<RigConfig, 'source' | 'daemon' | 'boards'> & { daemon?: { listen?: string }; boards: Array<Partial<RigBoardConfig>> };
   const ids = new Set<string>();
   const boards = raw.boards.map((board, i) => {
     const where = `${source}: at $.boards[${i}]`;
@@ -126,9 +126,7 @@ export function parseRigConfig(text: string, source: string): RigConfig {
     return { tags: [], ...board } as RigBoardConfig;
   });
   const listen = parseLoopbackHostPort(raw.daemon?.listen ?? DEFAULT_LISTEN, `${source}: at $.daemon.listen`, { use: 'listen' });
-  // Left out, the emulator runs fast (what tests and CI want); `real` keeps the board's own timings.
-  const { emulator, ...rest } = raw;
-  return { ...rest, ...(emulator ? { emulator: { ...emulator, speed: emulator.speed ?? 'fast' } } : {}), daemon: { listen }, boards, source };
+  return { ...raw, daemon: { listen }, boards, source };
 }
 
 export function loadRigConfig(path: string): RigConfig {
