@@ -12,6 +12,8 @@ import type { BoardState } from '../../src/device/board.js';
  * on either side that breaks that fails the type check here, naming the type.
  */
 type Accepts<PageType, ServerType> = [ServerType] extends [PageType] ? true : false;
+/** The event types whose payload the page's types do not accept (never when all are). */
+type UnacceptedPayloads = { [T in keyof DaemonEventPayloads]: Accepts<Page.EventPayloads[T], DaemonEventPayloads[T]> extends true ? never : T }[keyof DaemonEventPayloads];
 
 export const apiTypesContract: {
   verdict: Accepts<Page.Verdict, Verdict>;
@@ -25,8 +27,8 @@ export const apiTypesContract: {
   runRecord: Accepts<Page.RunRecord, Server.RunRecord>;
   eventTypes: Accepts<keyof Page.EventPayloads, keyof DaemonEventPayloads>;
   eventTypesBack: Accepts<keyof DaemonEventPayloads, keyof Page.EventPayloads>;
-  /** Every event's payload, type by type: never when all are accepted, else the types that are not. */
-  eventPayloads: Exclude<{ [T in keyof DaemonEventPayloads]: Accepts<Page.EventPayloads[T], DaemonEventPayloads[T]> extends true ? never : T }[keyof DaemonEventPayloads], never> extends never ? true : false;
+  /** Every event's payload, type by type: `true` when all are accepted, else the failing event types (named in the error). */
+  eventPayloads: [UnacceptedPayloads] extends [never] ? true : UnacceptedPayloads;
 } = {
   verdict: true,
   verdictBack: true,
