@@ -1,9 +1,12 @@
 import WebSocket from 'ws';
+import { RigError } from '../util/failure.js';
 import type { DaemonEvent } from '../daemon/daemon-event.js';
 import type { DaemonConnection } from './daemon-connection.js';
 
 /** A daemon event as it arrives: the daemon's own shape, its payload read as plain JSON (the CLI checks what it uses). */
 export type StreamEvent = Omit<DaemonEvent, 'type' | 'payload'> & { type: string; payload: Record<string, unknown> };
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * A client of the daemon's event stream that never loses its place: it keeps
@@ -15,6 +18,9 @@ export class EventStreamClient {
   #lastSeq: number | null = null;
   #closed = false;
   #liveResolve: (() => void) | undefined;
+  #liveReject: ((error: RigError) => void) | undefined;
+  /** Why the last connection failed, for the error of a first connection that never went live. */
+  #lastFailure = '';
   #retryMs = 250;
 
   constructor(
@@ -24,11 +30,16 @@ export class EventStreamClient {
     private readonly onStatus: (status: 'live' | 'reconnecting' | 'missed' | 'error', detail?: unknown) => void = () => undefined,
   ) {}
 
-  /** Connects; resolves once replay is done and events arrive live. */
+  /**
+   * Connects; resolves once replay is done and events arrive live. Rejects if
+   * the first connection fails (no daemon, a refused token): only a connection
+   * that once went live is retried, for ever (a daemon restart mid-run).
+   */
   start(since: number | null = null): Promise<void> {
     this.#lastSeq = since;
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       this.#liveResolve = resolve;
+      this.#liveReject = reject;
       this.#connect();
     });
   }
@@ -45,7 +56,7 @@ export class EventStreamClient {
   #connect(): void {
     if (this.#closed) return;
     const url = new URL(`${this.connection.url.replace(/^http/, 'ws')}/api/v1/stream`);
-    const socket = new WebSocket(url, { headers: { authorization: `Bearer ${this.connection.token}` } });
+    const socket = new WebSocket(url, { headers: { authorization: `Bearer ${this.connection.token}` }, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     this.#socket = socket;
     socket.on('open', () => {
       this.#retryMs = 250;
@@ -67,6 +78,7 @@ export class EventStreamClient {
         this.onStatus('live');
         this.#liveResolve?.();
         this.#liveResolve = undefined;
+        this.#liveReject = undefined;
       } else if (message.type === 'missed') {
         this.onStatus('missed', message.through);
       } else if (message.type === 'error') {
@@ -76,10 +88,21 @@ export class EventStreamClient {
     });
     socket.on('close', () => {
       if (this.#closed) return;
+      if (this.#liveReject) {
+        const status = /Unexpected server response: (\d+)/.exec(this.#lastFailure)?.[1];
+        this.#liveReject(
+          status === '401' || status === '403'
+            ? new RigError('infra-error', 'stream-refused', `the daemon at ${this.connection.url} refused the token for its event stream (HTTP ${status})`)
+            : new RigError('infra-error', 'daemon-unreachable', `cannot reach the daemon at ${this.connection.url}: ${this.#lastFailure || 'the event stream closed'}`),
+        );
+        this.#closed = true;
+        return;
+      }
       this.onStatus('reconnecting');
       setTimeout(() => this.#connect(), this.#retryMs);
       this.#retryMs = Math.min(this.#retryMs * 2, 5_000);
     });
-    socket.on('error', () => undefined);
+    // 'close' follows; a refused token shows here as "Unexpected server response: 401".
+    socket.on('error', (error) => (this.#lastFailure = error.message));
   }
 }

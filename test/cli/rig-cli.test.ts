@@ -17,6 +17,12 @@ describe('sphere-rig run and watch without a daemon', () => {
     }
   });
 
+  it('run checks its own flags before looking for a daemon (exit 2)', async () => {
+    const result = await runCli(['run', 'boot-smoke', '--board', 'b', '--sample', 'abc'], { env: { SPHERE_RIG_URL: '', SPHERE_RIG_HOME: '/nonexistent-sphere-rig' }, timeoutMs: 20_000 });
+    expect(result.code).to.equal(2);
+    expect(result.stderr).to.contain('--sample must be an integer');
+  });
+
   it('watch refuses a --since that is not a sequence number (exit 2)', async () => {
     const result = await runCli(['watch', '--since', 'abc', ...nowhere], { timeoutMs: 20_000 });
     expect(result.code).to.equal(2);

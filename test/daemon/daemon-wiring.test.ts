@@ -78,6 +78,11 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
       ['qa-operator', 'operator'],
     ]);
 
+    // The CLI's stream says so at once instead of retrying for ever.
+    const watch = await runCli(['watch', '--daemon', daemon.url, '--token', 'srt_nope_nope'], { timeoutMs: 20_000 });
+    expect(watch.code).to.equal(3);
+    expect(watch.stderr).to.contain(`the daemon at ${daemon.url} refused the token for its event stream (HTTP 401)`);
+
     for (const query of ['subscribe=*', 'subscribe=*&token=srt_nope_nope']) {
       const refused = await StreamClient.connect(streamUrl(query)).then(
         () => expect.fail(`stream opened with ${query}`),

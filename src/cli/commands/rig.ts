@@ -54,7 +54,6 @@ export function registerRigCommands(program: Command): void {
     .action(
       action(async (scenario: string, flags: ConnectionFlags & { board?: string; tags?: string; param?: string[]; sample?: string; junit?: string; json?: boolean; wait: boolean }) => {
         if (!flags.board && !flags.tags) throw new UsageError('run needs --board ID or --tags T');
-        const connection = resolveDaemon(flags);
         const params: Record<string, unknown> = {};
         for (const pair of flags.param ?? []) {
           const eq = pair.indexOf('=');
@@ -67,6 +66,8 @@ export function registerRigCommands(program: Command): void {
           }
         }
         if (flags.sample !== undefined) params.sample = parseCount(flags.sample, '--sample', 1, 1_000_000);
+        // Flags first: a bad flag is a usage error whether or not a daemon is there.
+        const connection = resolveDaemon(flags);
         const out = flags.json ? process.stderr : process.stdout;
         const pending = new Set<string>();
         const names = new Map<string, string>();
@@ -77,11 +78,7 @@ export function registerRigCommands(program: Command): void {
         const stream = new EventStreamClient(connection, ['run:*'], (event) => progress(event, pending, names, ended, out, drained), (status) => {
           if (status === 'reconnecting') out.write('… connection to the daemon lost; reconnecting\n');
         });
-        if (flags.wait) {
-          // The stream retries for ever by design (a daemon restart mid-run); a daemon that is not there at all, or refuses the token, fails here at once.
-          await daemonRequest(connection, 'GET', '/api/v1/whoami');
-          await stream.start();
-        }
+        if (flags.wait) await stream.start();
         let submitted: { runs: Array<{ id: string; boardId: string }> };
         try {
           submitted = await daemonRequest(connection, 'POST', '/api/v1/runs', {
@@ -199,7 +196,6 @@ export function registerRigCommands(program: Command): void {
         (status, detail) => process.stderr.write(`[${status}]${detail === undefined ? '' : ` ${String(detail)}`}\n`),
       );
       const since = flags.since === undefined ? null : parseCount(flags.since, '--since', 0, Number.MAX_SAFE_INTEGER);
-      await daemonRequest(connection, 'GET', '/api/v1/whoami');
       await stream.start(since);
       await new Promise<void>((done) => {
         process.once('SIGINT', done);
