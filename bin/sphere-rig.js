@@ -9,12 +9,13 @@ const { pathToFileURL } = require('node:url');
 const { sizeThreadpool } = require('./threadpool-size.cjs');
 
 const entry = join(__dirname, '..', 'dist', 'cli', 'main.js');
+// Exit 3 (infrastructure error, as in the README's table) for a missing build or an error no command caught.
 if (!existsSync(entry)) {
-  process.stderr.write('sphere-rig: dist/ is missing; run `npm install` (or `npm run build`) first\n');
-  process.exit(70);
+  process.stderr.write('sphere-rig: infra-error: dist/ is missing; run `npm install` (or `npm run build`) first\n');
+  process.exit(3);
 }
 sizeThreadpool();
 import(pathToFileURL(entry).href).catch((error) => {
-  process.stderr.write(`sphere-rig: cannot load ${entry}: ${error && error.stack ? error.stack : error}\n`);
-  process.exit(70);
+  process.stderr.write(`sphere-rig: infra-error: unexpected error: ${error && error.stack ? error.stack : error}\n`);
+  process.exit(3);
 });
