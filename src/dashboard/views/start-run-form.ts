@@ -163,7 +163,7 @@ export class StartRunForm implements View {
       this.context.toast('info', `Started ${scenario} on ${runs.length === 1 ? runs[0]!.boardId : `${runs.length} boards`}`);
       navigate(runs.length === 1 && !refused.length ? links.run(runs[0]!.id) : links.runs());
     } catch (error) {
-      const message = error instanceof ApiError ? refusal(error) : (error as Error).message;
+      const message = refusal(error);
       setText(this.status, `Not started: ${message}`);
       this.context.toast('error', `Not started: ${message}`);
     } finally {
