@@ -5,7 +5,7 @@ import { RigError } from '../util/failure.js';
 import { formatHostPort } from '../util/loopback-address.js';
 import type { DaaService } from './daa-service.js';
 import { createDaaRouter, type DaaRouterOptions } from './http/daa-router.js';
-import { requireLoopbackHost } from './loopback-url.js';
+import { loopbackListenAddress } from './loopback-url.js';
 
 /** The DAA service on its own HTTP listener (`sphere-rig daa serve`), loopback only. */
 export interface DaaServerOptions extends DaaRouterOptions {
@@ -28,8 +28,7 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 5000;
 
 export async function startDaaServer(options: DaaServerOptions): Promise<RunningDaaServer> {
-  const host = options.host ?? '127.0.0.1';
-  requireLoopbackHost(host, 'the DAA service listen address');
+  const { host, port } = loopbackListenAddress({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 }, 'the DAA service listen address');
   const app = express();
   app.disable('x-powered-by');
   app.use(createDaaRouter(options.service, options));
@@ -37,8 +36,8 @@ export async function startDaaServer(options: DaaServerOptions): Promise<Running
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new RigError('infra-error', 'daa-listen-failed', `cannot listen on ${host}:${options.port ?? 0}: ${error.message}`, {}, { cause: error })));
-    server.listen({ host, port: options.port ?? 0, exclusive: true }, () => resolve());
+    server.once('error', (error) => reject(new RigError('infra-error', 'daa-listen-failed', `cannot listen on ${formatHostPort(host, port)}: ${error.message}`, {}, { cause: error })));
+    server.listen({ host, port, exclusive: true }, () => resolve());
   });
   const address = server.address() as AddressInfo;
   return {

@@ -2,6 +2,9 @@ import { expect } from 'chai';
 import { parseCertificate } from '../../src/pki/certificate.js';
 import { decodePkcs7Chain } from '../../src/pki/pkcs7-chain.js';
 import { RevocationList } from '../../src/pki/revocation-list.js';
+import { DaaClient } from '../../src/daa/daa-client.js';
+import type { DaaError } from '../../src/daa/daa-error.js';
+import { startDaaServer } from '../../src/daa/daa-server.js';
 import type { AffirmingResult } from '../../src/daa/protocol.js';
 import { openssl, ScratchDir } from '../pki/openssl.js';
 import { DaaFixture } from './helpers/daa-fixture.js';
@@ -144,5 +147,26 @@ describe('local DAA service: tenant CA rotation, downloads, CRL, relying party a
     const session = await daa.client.createSession({ deviceId: device.deviceId });
     const result = await daa.client.submitEvidence(session.sessionId, device.sign(device.claims(session.nonce, fresh.id)));
     expect(result.verdict).to.equal('affirming');
+  });
+
+  it('listens on a bracketed [::1] too, and refuses a host that is not loopback or a port out of range, naming the address', async () => {
+    const v6 = await startDaaServer({ service: daa.service, host: '[::1]' });
+    try {
+      expect(v6.url).to.match(/^http:\/\/\[::1\]:\d+$/);
+      expect(await new DaaClient(v6.url).rootPem()).to.contain('BEGIN CERTIFICATE');
+    } finally {
+      await v6.close();
+    }
+    const refusal = (options: { host?: string; port?: number }) =>
+      startDaaServer({ service: daa.service, ...options }).then(
+        () => expect.fail(`listened on ${JSON.stringify(options)}`),
+        (error: DaaError) => ({ code: error.code, status: error.status, message: error.message }),
+      );
+    expect(await refusal({ host: '0.0.0.0' })).to.deep.include({ code: 'non-loopback-address', status: 400 });
+    expect(await refusal({ port: 70000 })).to.deep.equal({
+      code: 'listen-invalid',
+      status: 400,
+      message: 'the DAA service listen address: port 70000 is not in 0..65535 (0: any free port)',
+    });
   });
 });
