@@ -79,7 +79,6 @@ export class AppraisalCache {
     if (!device) return;
     device.lastBootCount = bootCount;
     device.lastAttestedAt = new Date(at);
-    device.certificatesIssued += 1;
   }
 }
 

@@ -22,8 +22,10 @@ import { normaliseDeviceId } from './tenant-registry.js';
  * affirming result carries a certificate for the key bound in the evidence.
  *
  * Submitting consumes the session whatever the outcome; a refusal changes
- * nothing else (besides its audit entry). Appraisal and issuing are synchronous;
- * the writes (certificate, device, audit) join a group commit, made by the
+ * nothing else (besides its audit entry). The evidence signature is checked and
+ * the certificate signed on libuv's threadpool, so attestations sent together
+ * may be appraised in either order; everything between those two steps runs in
+ * one event-loop turn. The writes (certificate, device, audit) join a group commit, made by the
  * attestation store (on its own thread for a state folder), and the result is
  * answered once that batch has committed: nothing answered can be lost, and a
  * refusal answered is in the audit log. Until then the attestation is pending:
