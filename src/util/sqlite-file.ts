@@ -65,7 +65,12 @@ export function openSqliteFile(path: string, options: OpenSqliteOptions): Sqlite
 
 /** Runs the steps above the file's version in order, each with its `user_version` in one transaction: a step that throws leaves the version before it. */
 function migrate(db: SqliteDatabase, path: string, options: OpenSqliteOptions): void {
-  const newest = options.migrations.reduce((max, m) => Math.max(max, m.version), 0);
+  const versions = options.migrations.map((m) => m.version).sort((a, b) => a - b);
+  // A gap would be skipped for good by files already past it, a duplicate silently: the list must be 1..n.
+  if (versions.some((version, i) => version !== i + 1)) {
+    throw new Error(`the ${options.name}'s migrations must be numbered 1..${versions.length} once each, got ${versions.join(', ')}`);
+  }
+  const newest = versions.length;
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > newest) {
     throw new SqliteStateError(

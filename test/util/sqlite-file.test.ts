@@ -145,6 +145,12 @@ console.log('ready');
     expect(userVersion()).to.equal(3);
   });
 
+  it('refuses a migration list with a gap or a duplicate, running none of it', () => {
+    expect(() => open([step(1), step(2), step(4)])).to.throw("the test store's migrations must be numbered 1..3 once each, got 1, 2, 4");
+    expect(() => open([step(1), step(2), step(2)])).to.throw('got 1, 2, 2');
+    expect(ran).to.deep.equal([]);
+  });
+
   it('opens :memory: with its migrations', () => {
     const db = openSqliteFile(':memory:', { name: 'test store', migrations: [step(1), step(2)] });
     expect(ran).to.deep.equal([1, 2]);
