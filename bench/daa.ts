@@ -81,9 +81,20 @@ const { values } = parseArgs({
     'commit-delay': { type: 'string' },
   },
 });
-const deviceCount = Number(values.devices);
-const seconds = Number(values.seconds);
-const rounds = Math.max(1, Number(values.rounds));
+/** A whole-number option, or exit 2 naming it. */
+function wholeNumber(name: string, text: string | undefined, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) {
+    console.error(`bench/daa: --${name} must be a whole number >= ${min}, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+const deviceCount = wholeNumber('devices', values.devices, 1);
+const seconds = wholeNumber('seconds', values.seconds, 1);
+const rounds = wholeNumber('rounds', values.rounds, 1);
+const commitItems = values['commit-items'] === undefined ? undefined : wholeNumber('commit-items', values['commit-items'], 1);
+const commitDelay = values['commit-delay'] === undefined ? undefined : wholeNumber('commit-delay', values['commit-delay'], 0);
 const TARGET_RATIO = 0.5;
 const ANSWERS_PER_MESSAGE = 16;
 /** Each window of the one-thread ceiling, ms (one before the first round and one after each). */
@@ -179,8 +190,8 @@ interface Report {
 const stateDir = mkdtempSync(join(tmpdir(), 'sphere-rig-bench-daa-'));
 const service = await DaaService.open({
   stateDir,
-  ...(values['commit-items'] ? { commitMaxItems: Number(values['commit-items']) } : {}),
-  ...(values['commit-delay'] ? { commitDelayMs: Number(values['commit-delay']) } : {}),
+  ...(commitItems === undefined ? {} : { commitMaxItems: commitItems }),
+  ...(commitDelay === undefined ? {} : { commitDelayMs: commitDelay }),
 });
 try {
   const tenant = await service.createTenant({ name: 'bench' });

@@ -117,8 +117,6 @@ export function devicePrefix(deviceId: string): string {
 
 export const DAA_SCHEMA_VERSION = MIGRATIONS.length;
 
-/** How long a statement waits for a lock held by another process (the CLI beside a running service). */
-const BUSY_TIMEOUT_MS = 5000;
 /** 40 MB of 4 KiB pages; the file is truncated back to WAL_SIZE_LIMIT_BYTES after a checkpoint. */
 const WAL_CHECKPOINT_PAGES = 10_000;
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -137,7 +135,7 @@ export function openDaaDatabase(stateDir: string): Database.Database {
   const inMemory = stateDir === ':memory:';
   try {
     if (!inMemory) mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    return openSqliteFile(inMemory ? stateDir : join(stateDir, DAA_DATABASE_FILE), { name: 'DAA database', migrations: MIGRATIONS, busyTimeoutMs: BUSY_TIMEOUT_MS, pragmas: PRAGMAS });
+    return openSqliteFile(inMemory ? stateDir : join(stateDir, DAA_DATABASE_FILE), { name: 'DAA database', migrations: MIGRATIONS, pragmas: PRAGMAS });
   } catch (error) {
     throw daaStateError(stateDir, error);
   }
