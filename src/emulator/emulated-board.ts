@@ -703,8 +703,8 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const romTrust = romTrustOf(this.chip);
     const dryRun = runSecureBoot({ images: ordered, romTrust, trustFromPem: decodeKeystoreBody, fuses: this.chip.fuses });
     if (!dryRun.ok) {
-      const code = dryRun.failure.reason.includes('security version') ? 7340056 : 7340050;
-      throw new DeviceRefusal(code, code === 7340056 ? 409 : 400, `${dryRun.failure.stage}: ${dryRun.failure.reason}`);
+      const { rollback, stage, reason } = dryRun.failure;
+      throw new DeviceRefusal(rollback ? 7340056 : 7340050, rollback ? 409 : 400, `${stage}: ${reason}`);
     }
     const total = ordered.reduce((sum, b) => sum + b.length, 0);
     if (total + 8 + ordered.length * 4 > this.storage.osSlotCapacity()) {
