@@ -118,8 +118,10 @@ export class EmulatorProcess {
 
 /** Powers a connected board on and waits until its OS says its services are up. */
 export async function powerOnAndWaitForServices(board: ConnectedBoard): Promise<void> {
+  // Marked before the request: a boot that is up before the expect starts still counts.
+  const since = board.console.mark();
   await board.control.request('power', { on: true });
-  await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+  await board.console.expect('[OS] services up', { timeoutMs: 10_000, since });
 }
 
 export async function disconnect(board: ConnectedBoard | undefined): Promise<void> {
