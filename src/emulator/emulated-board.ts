@@ -556,7 +556,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     }
     let app: TrustedApplication;
     try {
-      app = checkApplicationImage(bytes, this.#running.keystore, [...capabilities], this.chip.fuses);
+      app = checkApplicationImage(bytes, this.#running.keystore, capabilities, this.chip.fuses);
     } catch (error) {
       const reason = error instanceof DeviceRefusal ? `${error.message} [${error.deviceErrorCode}]` : String(error);
       this.#apps.set(id, { instance: undefined, app: undefined, refusal: reason });
