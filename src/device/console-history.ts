@@ -60,6 +60,10 @@ export class ConsoleHistory {
   private closedError: ConsoleError | undefined;
 
   constructor(name: string, options: ConsoleHistoryOptions) {
+    // 0 would make an empty ring (NaN positions), -1 or 1.5 a RangeError from the Array.
+    if (!Number.isInteger(options.maxLines) || options.maxLines < 1) {
+      throw new ConsoleError('infra-error', 'invalid-max-lines', `console ${name}: maxLines must be a positive integer, got ${options.maxLines}`, { maxLines: options.maxLines });
+    }
     this.name = name;
     this.maxLines = options.maxLines;
     this.timeoutNote = options.timeoutNote ?? (() => '');

@@ -36,10 +36,8 @@ export class ConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; close:
   static async open(options: ConsoleLogOptions): Promise<ConsoleLog> {
     const name = options.name ?? options.path;
     const timeoutMs = options.openTimeoutMs ?? 5000;
-    const maxLines = options.maxLines ?? 100_000;
-    if (!Number.isInteger(maxLines) || maxLines < 1) {
-      throw new ConsoleError('infra-error', 'invalid-max-lines', `console ${name}: maxLines must be a positive integer, got ${maxLines}`);
-    }
+    // Made before the port is opened, so a bad maxLines is refused with nothing to close.
+    const history = new ConsoleHistory(name, { maxLines: options.maxLines ?? 100_000 });
     const signal = options.signal;
     if (signal?.aborted) throw consoleCancelled(`opening console ${name}`, signal);
     const port = new SerialPort({ path: options.path, baudRate: options.baudRate ?? 115200, autoOpen: false });
@@ -76,15 +74,15 @@ export class ConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; close:
         }
       });
     });
-    return new ConsoleLog(options.path, name, port, maxLines, options.presenceCheckMs ?? 1000);
+    return new ConsoleLog(options.path, name, port, history, options.presenceCheckMs ?? 1000);
   }
 
-  private constructor(path: string, name: string, port: SerialPort, maxLines: number, presenceCheckMs: number) {
+  private constructor(path: string, name: string, port: SerialPort, history: ConsoleHistory, presenceCheckMs: number) {
     super();
     this.path = path;
     this.name = name;
     this.port = port;
-    this.history = new ConsoleHistory(name, { maxLines });
+    this.history = history;
     const parser = port.pipe(new ReadlineParser({ delimiter: '\n', encoding: 'utf8' }));
     parser.on('data', (text: string) => this.record(text));
     port.on('error', (error) => log.warn('console port error', { console: name, error: error.message }));

@@ -218,7 +218,6 @@ class RecoverySession {
     } finally {
       await this.#line?.close();
       if (this.#strapHigh) {
-        // Never leave a board that any later reset takes back into ROM.
         // Not thrown over the recovery's own outcome, but said: every later reset would take the board back into ROM.
         await this.#options.pins.setRecoveryStrap(false, { timeoutMs: this.#timeouts.pinMs }).catch((error: unknown) =>
           log.warn('the recovery strap could not be lowered: the next reset enters ROM recovery again', { port: this.#options.port ?? null, error: (error as Error).message }),

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SerialPort } from 'serialport';
 import type { ByteChannel } from '../link/byte-channel.js';
-import { waitFor } from '../link/deadline.js';
+import { Deadline, waitFor } from '../link/deadline.js';
 import { StreamChannel } from '../link/stream-channel.js';
 import { RigError } from '../util/failure.js';
 import { componentLogger } from '../util/logger.js';
@@ -83,14 +83,16 @@ export class SerialRecoveryLine implements RecoveryLine {
     if (settings.baudRate === this.#settings.baudRate && settings.rtsCts === this.#settings.rtsCts) return;
     if (this.#closed) throw portError('recovery-port-closed', `${this.path}: the port is closed`);
     const port = this.#port;
+    // One limit for the whole change: the drain and the reopen share it, not each the full timeout.
+    const deadline = new Deadline(options.timeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS);
     // Everything written goes out at the old speed first; a wedged adapter fails here, named, instead of hanging.
-    await waitFor<void>(`${this.path}: draining before the speed change`, { timeoutMs: options.timeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS, signal: options.signal }, (settle) => {
+    await waitFor<void>(`${this.path}: draining before the speed change`, { timeoutMs: deadline.remainingMs(), signal: options.signal }, (settle) => {
       port.drain((error) => (error ? settle.reject(portError('recovery-port-drain-failed', `${this.path}: drain failed: ${error.message}`, error)) : settle.resolve()));
     });
     await delay(SETTLE_BEFORE_SWITCH_MS, undefined, options.signal ? { signal: options.signal } : {});
     this.#retiring = port;
     await this.#channel.close();
-    const reopened = await openPort(this.path, settings, options);
+    const reopened = await openPort(this.path, settings, { timeoutMs: deadline.remainingMs(), signal: options.signal });
     if (this.#closed) {
       await reopened.channel.close();
       throw portError('recovery-port-closed', `${this.path}: the port was closed while it was being reopened`);

@@ -54,7 +54,7 @@ export function checkApplicationImage(
     throw new DeviceRefusal(DeviceErrorCode.ImageNotTrusted, 403, 'development-signed app without the AppDevelopment capability');
   }
   const rolledBack = belowFuseCounter(facts.identity.componentId, facts.securityVersion, fuses);
-  if (rolledBack) throw new DeviceRefusal(7340056, 409, rolledBack);
+  if (rolledBack) throw new DeviceRefusal(DeviceErrorCode.InstallationFailed, 409, rolledBack);
   let contents;
   try {
     contents = openApplication(bytes);

@@ -4,6 +4,7 @@ import { parseImagePackage, readImageFacts } from '../image/image-package.js';
 import { verifyImagePackage } from '../image/image-signing.js';
 import { ImageType, imageTypeName } from '../image/image-types.js';
 import type { TrustedKeystore } from '../pki/trusted-keystore.js';
+import { DeviceErrorCode } from '../util/device-error-codes.js';
 import { componentLogger } from '../util/logger.js';
 import { BEHAVIOUR_PATH, parseAppBehaviour, type AppBehaviour } from './app-behaviour.js';
 import { AppInstance } from './app-instance.js';
@@ -555,7 +556,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     }
     let app: TrustedApplication;
     try {
-      app = checkApplicationImage(bytes, this.#running.keystore, [...capabilities], this.chip.fuses);
+      app = checkApplicationImage(bytes, this.#running.keystore, capabilities, this.chip.fuses);
     } catch (error) {
       const reason = error instanceof DeviceRefusal ? `${error.message} [${error.deviceErrorCode}]` : String(error);
       this.#apps.set(id, { instance: undefined, app: undefined, refusal: reason });
@@ -661,7 +662,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const generation = this.#generation;
     await this.#guarded(() => this.storage.writeAppSlot(slot, bytes));
     const readBack = this.storage.readAppSlot(slot);
-    if (!readBack?.equals(bytes)) throw new DeviceRefusal(7340056, 500, 'application image did not verify after writing');
+    if (!readBack?.equals(bytes)) throw new DeviceRefusal(DeviceErrorCode.InstallationFailed, 500, 'application image did not verify after writing');
     const previous = base.apps[app.componentId];
     base.apps[app.componentId] = { slot, previousSlot: previous ? previous.slot : null, trial: true, trialFailed: false };
     await this.#guardedWrite(base);
@@ -703,8 +704,8 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const romTrust = romTrustOf(this.chip);
     const dryRun = runSecureBoot({ images: ordered, romTrust, trustFromPem: decodeKeystoreBody, fuses: this.chip.fuses });
     if (!dryRun.ok) {
-      const code = dryRun.failure.reason.includes('security version') ? 7340056 : 7340050;
-      throw new DeviceRefusal(code, code === 7340056 ? 409 : 400, `${dryRun.failure.stage}: ${dryRun.failure.reason}`);
+      const { rollback, stage, reason } = dryRun.failure;
+      throw new DeviceRefusal(rollback ? DeviceErrorCode.InstallationFailed : 7340050, rollback ? 409 : 400, `${stage}: ${reason}`);
     }
     const total = ordered.reduce((sum, b) => sum + b.length, 0);
     if (total + 8 + ordered.length * 4 > this.storage.osSlotCapacity()) {
@@ -716,7 +717,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     await this.#guarded(() => this.storage.writeOsSlot(target, ordered));
     const readBack = this.storage.readOsSlot(target);
     const verify = readBack.images ? runSecureBoot({ images: readBack.images, romTrust, trustFromPem: decodeKeystoreBody, fuses: this.chip.fuses }) : undefined;
-    if (!verify?.ok) throw new DeviceRefusal(7340056, 500, `slot ${target} did not verify after writing`);
+    if (!verify?.ok) throw new DeviceRefusal(DeviceErrorCode.InstallationFailed, 500, `slot ${target} did not verify after writing`);
     await this.#guardedWrite({ ...record, active: target, previous: running.slot, trial: true, triesLeft: this.timings.trialTries, trialFailed: false });
     this.#say(`[OS] update staged in slot ${target}; restarting`);
     setImmediate(() => this.reset());
@@ -727,7 +728,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
 
   #requireRecord(): BootRecord {
     const record = this.storage.readRecord();
-    if (!record) throw new DeviceRefusal(7340056, 500, 'boot control record unreadable');
+    if (!record) throw new DeviceRefusal(DeviceErrorCode.InstallationFailed, 500, 'boot control record unreadable');
     return record;
   }
 
@@ -744,7 +745,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     } catch (error) {
       if (error instanceof PowerCutError) {
         this.#powerCut();
-        throw new DeviceRefusal(7340056, 500, 'power lost during the flash write');
+        throw new DeviceRefusal(DeviceErrorCode.InstallationFailed, 500, 'power lost during the flash write');
       }
       throw error;
     }

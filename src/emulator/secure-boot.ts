@@ -49,6 +49,8 @@ export interface BootFailure {
   imageType: number | null;
   imageId: string | null;
   reason: string;
+  /** The image's security version is below its fuse counter (anti-rollback), not malformed or untrusted. */
+  rollback: boolean;
 }
 
 export type SecureBootResult =
@@ -67,9 +69,9 @@ export interface SecureBootInput {
 
 export function runSecureBoot(input: SecureBootInput): SecureBootResult {
   const lines: string[] = [];
-  const fail = (stage: string, imageType: number | null, imageId: string | null, reason: string): SecureBootResult => {
+  const fail = (stage: string, imageType: number | null, imageId: string | null, reason: string, rollback = false): SecureBootResult => {
     lines.push(`[${stage}] verification failed: ${imageType === null ? 'image' : imageTypeName(imageType)} ${imageId ?? '?'}: ${reason}`);
-    return { ok: false, lines, failure: { stage, imageType, imageId, reason } };
+    return { ok: false, lines, failure: { stage, imageType, imageId, reason, rollback } };
   };
   if (input.images.length !== BOOT_ORDER.length) {
     return fail('ROM', null, null, `slot holds ${input.images.length} images, a set has ${BOOT_ORDER.length}`);
@@ -97,7 +99,7 @@ export function runSecureBoot(input: SecureBootInput): SecureBootResult {
     const check = verifyImagePackage(pkg, trust);
     if (!check.verified) return fail(stage, expectedType, identity.imageId, check.reason);
     const rolledBack = belowFuseCounter(identity.componentId, facts.securityVersion, input.fuses);
-    if (rolledBack) return fail(stage, expectedType, identity.imageId, rolledBack);
+    if (rolledBack) return fail(stage, expectedType, identity.imageId, rolledBack, true);
     if (manifest && !manifest.images.some((e) => e.imageId === identity.imageId && e.imageType === identity.imageType)) {
       return fail(stage, expectedType, identity.imageId, 'image is not in the boot manifest (mixed image set)');
     }

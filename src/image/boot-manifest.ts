@@ -31,7 +31,24 @@ export function parseBootManifestBody(body: Buffer): BootManifestBody {
   if (typeof v?.osVersion !== 'string' || !Array.isArray(v.images)) {
     throw new FormatError('boot-manifest-invalid', 'boot manifest body needs osVersion (string) and images (array)');
   }
-  return { osVersion: v.osVersion, images: v.images as BootManifestEntry[] };
+  return { osVersion: v.osVersion, images: v.images.map((entry: unknown, i) => checkEntry(entry, `$.images[${i}]`)) };
+}
+
+/** One entry as secure boot uses it (imageType and imageId matched against each image, componentId kept). */
+function checkEntry(entry: unknown, path: string): BootManifestEntry {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    throw new FormatError('boot-manifest-invalid', `boot manifest entry ${path.slice(2)} is not an object`, { jsonPath: path });
+  }
+  const e = entry as Record<string, unknown>;
+  if (!Number.isInteger(e.imageType)) {
+    throw new FormatError('boot-manifest-invalid', `boot manifest entry ${path.slice(2)} needs imageType (an integer)`, { jsonPath: `${path}.imageType` });
+  }
+  for (const field of ['componentId', 'imageId'] as const) {
+    if (typeof e[field] !== 'string') {
+      throw new FormatError('boot-manifest-invalid', `boot manifest entry ${path.slice(2)} needs ${field} (a string)`, { jsonPath: `${path}.${field}` });
+    }
+  }
+  return { imageType: e.imageType as number, componentId: e.componentId as string, imageId: e.imageId as string };
 }
 
 /** The OS version an image set carries in its BootManifest, or undefined without one. Each package is parsed once. */

@@ -113,12 +113,8 @@ export class UsbDiscovery extends EventEmitter<{ attach: [board: DiscoveredBoard
   }
 
   async openUsbDevice(board: DiscoveredBoard, options: WaitOptions): Promise<UsbDeviceHandle> {
-    if (board.busNumber === null || board.deviceAddress === null || board.usbAccess !== 'ok') {
-      throw new UsbAccessError('usb-permission-denied', `board ${board.usbSerial}: its USB device cannot be opened (no permission), so reset and recovery strap are unavailable; ${UDEV_RULE_HINT}`, {
-        usbSerial: board.usbSerial,
-      });
-    }
-    const facts: UsbDeviceFacts = { busNumber: board.busNumber, deviceAddress: board.deviceAddress, portNumbers: [], idVendor: 0, idProduct: 0 };
+    const { busNumber, deviceAddress } = requireUsbAccess(board);
+    const facts: UsbDeviceFacts = { busNumber, deviceAddress, portNumbers: [], idVendor: 0, idProduct: 0 };
     return this.#bus.open(facts, options);
   }
 
@@ -172,6 +168,20 @@ export class UsbDiscovery extends EventEmitter<{ attach: [board: DiscoveredBoard
       await delay(this.#ttyPollMs);
     }
   }
+}
+
+/**
+ * Where a board's USB device is, if the rig may open it (for its reset and strap
+ * pins); else UsbAccessError usb-permission-denied naming the udev rule. Listed
+ * as ttys only, or without permission, is refused the same way.
+ */
+export function requireUsbAccess(board: DiscoveredBoard): { busNumber: number; deviceAddress: number } {
+  if (board.busNumber === null || board.deviceAddress === null || board.usbAccess !== 'ok') {
+    throw new UsbAccessError('usb-permission-denied', `board ${board.usbSerial}: its USB device cannot be opened (no permission), so reset and recovery strap are unavailable; ${UDEV_RULE_HINT}`, {
+      usbSerial: board.usbSerial,
+    });
+  }
+  return { busNumber: board.busNumber, deviceAddress: board.deviceAddress };
 }
 
 /** The join of libusb's view and the serial-port listing; pure, so recorded hosts replay in tests. */

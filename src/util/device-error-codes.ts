@@ -119,6 +119,8 @@ export function deviceErrorMessage(code: number): string {
 export const DeviceErrorCode = {
   PermissionDenied: 13,
   ImageNotTrusted: 7340047,
+  /** "Installation failed": an image below its fuse counter (anti-rollback), or a flash write or boot record that failed. */
+  InstallationFailed: 7340056,
   SideloadDisabledOtaInProgress: 7340071,
   InsufficientSpace: 14680082,
   ManifestUnparseable: 2097153,

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI } from './emulator-process.js';
 
-/** `sphere-rig up` as its own process, as a lab runs it; tests use its HTTP API and CLI. */
 export interface DaemonProcessOptions {
   rig: string;
   stateDir: string;
@@ -21,6 +20,7 @@ export type FinishedRun = { status: string; verdict: string; reason: string | nu
 /** Bringing up four emulated boards takes a few seconds; a loaded CI machine, more. */
 const START_TIMEOUT_MS = 90_000;
 
+/** `sphere-rig up` as its own process, as a lab runs it; tests use its HTTP API and CLI. */
 export class DaemonProcess {
   private constructor(
     readonly options: DaemonProcessOptions,

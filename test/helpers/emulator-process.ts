@@ -18,6 +18,19 @@ export interface ConnectedBoard {
   console: ConsoleLog;
 }
 
+/** As long as the daemon gives its emulator child: a hundred boards take seconds, a loaded CI machine longer. */
+const START_TIMEOUT_MS = 120_000;
+
+/** The boards of the emulator's first stdout line, if it is the JSON it prints with --json. */
+function surfacesIn(line: string): BoardSurfaces[] | undefined {
+  try {
+    const parsed = JSON.parse(line) as { boards?: unknown } | null;
+    return Array.isArray(parsed?.boards) ? (parsed.boards as BoardSurfaces[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The emulator as its own program (`sphere-rig emulator run`), the way the rig
  * uses it: tests reach boards only through the ptys and control ports it prints.
@@ -53,14 +66,36 @@ export class EmulatorProcess {
     const stderr: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
     const lines = createInterface({ input: child.stdout! });
-    const first = await Promise.race([
-      once(lines, 'line').then(([line]) => String(line)),
-      once(child, 'exit').then(([code]) => {
-        throw new Error(`emulator exited with ${String(code)} before printing its surfaces:\n${stderr.join('\n')}`);
-      }),
-    ]);
-    const { boards } = JSON.parse(first) as { boards: BoardSurfaces[] };
-    return new EmulatorProcess(stateDir, child, boards, ownsState, stderr);
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        // An emulator that neither prints nor exits is killed, not waited for until mocha's own timeout.
+        const timer = setTimeout(() => {
+          child.off('exit', onExit);
+          child.kill('SIGKILL');
+          reject(new Error(`emulator printed no surfaces within ${START_TIMEOUT_MS} ms:\n${stderr.join('\n')}`));
+        }, START_TIMEOUT_MS);
+        const onExit = (code: number | null): void => {
+          clearTimeout(timer);
+          reject(new Error(`emulator exited with ${String(code)} before printing its surfaces:\n${stderr.join('\n')}`));
+        };
+        child.once('exit', onExit);
+        lines.once('line', (line: string) => {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+          resolve(line);
+        });
+      });
+      const boards = surfacesIn(first);
+      if (!boards) {
+        child.kill('SIGKILL');
+        throw new Error(`emulator printed ${JSON.stringify(first)} where its surfaces (JSON with boards) were expected:\n${stderr.join('\n')}`);
+      }
+      return new EmulatorProcess(stateDir, child, boards, ownsState, stderr);
+    } catch (error) {
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      if (ownsState) rmSync(stateDir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   async connect(index = 0): Promise<ConnectedBoard> {
@@ -83,8 +118,10 @@ export class EmulatorProcess {
 
 /** Powers a connected board on and waits until its OS says its services are up. */
 export async function powerOnAndWaitForServices(board: ConnectedBoard): Promise<void> {
+  // Marked before the request: a boot that is up before the expect starts still counts.
+  const since = board.console.mark();
   await board.control.request('power', { on: true });
-  await board.console.expect('[OS] services up', { timeoutMs: 10_000 });
+  await board.console.expect('[OS] services up', { timeoutMs: 10_000, since });
 }
 
 export async function disconnect(board: ConnectedBoard | undefined): Promise<void> {

@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { WaitOptions } from '../../link/deadline.js';
-import { UsbAccessError } from '../../link/usb-access-error.js';
-import { UDEV_RULE_HINT } from '../../link/usb-board-identity.js';
 import { openHostUsbDiscovery } from '../../link/usb-host-discovery.js';
-import type { UsbBoardSource } from '../../link/usb-discovery.js';
+import { requireUsbAccess, type UsbBoardSource } from '../../link/usb-discovery.js';
 import { RigError } from '../../util/failure.js';
 import { FtdiBoardPins } from './ftdi-board-pins.js';
 import { FtdiGpio } from './ftdi-gpio.js';
@@ -32,9 +30,7 @@ export async function openFtdiPinsBySerial(usbSerial: string, wait: WaitOptions,
       throw new RigError('infra-error', 'board-not-found', `no MT3620 board with USB serial ${usbSerial} on this host (\`sphere-rig boards discover\` lists what is attached)`, { usbSerial });
     }
     // Listed but not openable (ttys only): the udev rule is missing; say so now, not at the first pin.
-    if (board.usbAccess !== 'ok') {
-      throw new UsbAccessError('usb-permission-denied', `board ${usbSerial}: its USB device cannot be opened, so its strap and reset pins cannot be driven; ${UDEV_RULE_HINT}`, { usbSerial });
-    }
+    requireUsbAccess(board);
     const pins = new FtdiBoardPins(new FtdiGpio((options) => discovery.openUsbDevice(board, options)), { resetPort: 'B' });
     const tty = board.ttys.D;
     const recoveryTty = tty ? (tty.byIdPath && existsSync(tty.byIdPath) ? tty.byIdPath : tty.path) : undefined;

@@ -170,7 +170,7 @@ export function checkBootableSet(
   }
   const boot = runSecureBoot({ images: ordered as Buffer[], romTrust: trust, trustFromPem: decodeKeystoreBody, fuses });
   if (!boot.ok) {
-    const code = boot.failure.reason.includes('security version') ? RecoveryErrorCode.InstallFailed : RecoveryErrorCode.ImageInvalid;
+    const code = boot.failure.rollback ? RecoveryErrorCode.InstallFailed : RecoveryErrorCode.ImageInvalid;
     throw new RecoveryRefusal(code, `the image set would not boot: ${boot.failure.stage}: ${boot.failure.reason}`);
   }
   return { ordered: ordered as Buffer[], osVersion: boot.osVersion, keystorePem: boot.keystorePem };

@@ -73,7 +73,7 @@ export function checkStagedImage(board: EmulatedBoard, bytes: Buffer, context: S
       throw new DeviceRefusal(DeviceErrorCode.ImageNotTrusted, 403, `${imageTypeName(identity.imageType)}: signature ${check.reason}, signer role ${role ?? 'untrusted'}`);
     }
     const rolledBack = belowFuseCounter(identity.componentId, facts.securityVersion, board.chip.fuses);
-    if (rolledBack) throw new DeviceRefusal(7340056, 409, `${imageTypeName(identity.imageType)}: ${rolledBack}`);
+    if (rolledBack) throw new DeviceRefusal(DeviceErrorCode.InstallationFailed, 409, `${imageTypeName(identity.imageType)}: ${rolledBack}`);
     const others = context.staged.filter((s) => s.kind === 'os' && s.componentId !== identity.componentId);
     const total = others.reduce((sum, s) => sum + s.bytes.length, 0) + bytes.length;
     // The image-set container adds a small header per image (see image-set-container.ts).
@@ -92,7 +92,7 @@ function checkAppSpace(board: EmulatedBoard, componentId: string, length: number
     throw new DeviceRefusal(DeviceErrorCode.InsufficientSpace, 400, `image is ${length} bytes; an application slot holds ${capacity}`);
   }
   const record = board.storage.readRecord();
-  if (!record) throw new DeviceRefusal(7340056, 500, 'boot control record unreadable');
+  if (!record) throw new DeviceRefusal(DeviceErrorCode.InstallationFailed, 500, 'boot control record unreadable');
   const base: BootRecord = structuredClone(record);
   const existing = base.apps[componentId];
   if (existing?.trial && existing.previousSlot !== null) base.apps[componentId] = { ...existing, slot: existing.previousSlot, previousSlot: null, trial: false };

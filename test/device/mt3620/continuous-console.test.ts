@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
-import type { ConsoleLine } from '../../../src/device/console-history.js';
+import { ConsoleError, type ConsoleLine } from '../../../src/device/console-history.js';
 import { ContinuousConsole } from '../../../src/device/mt3620/continuous-console.js';
 
 class Source extends EventEmitter<{ line: [line: ConsoleLine]; close: [] }> {
@@ -76,5 +76,20 @@ describe('a continuous console over replaced UARTs', () => {
     expect(kept[0]).to.deep.include({ seq: 901, text: 'line 901' });
     expect(kept.at(-1)).to.deep.include({ seq: 1_000, text: 'line 1000' });
     expect(console.lines(995).map((l) => l.seq)).to.deep.equal([995, 996, 997, 998, 999, 1000]);
+  });
+
+  it('refuses a maxLines that is not a positive integer, naming it', () => {
+    for (const maxLines of [0, 1.5, -1]) {
+      let error: unknown;
+      try {
+        new ContinuousConsole('bench-1', { maxLines });
+      } catch (e) {
+        error = e;
+      }
+      expect(error, `maxLines ${maxLines}`).to.be.instanceOf(ConsoleError);
+      expect((error as ConsoleError).code).to.equal('invalid-max-lines');
+      expect((error as ConsoleError).failureClass).to.equal('infra-error');
+      expect((error as ConsoleError).message).to.equal(`console bench-1: maxLines must be a positive integer, got ${maxLines}`);
+    }
   });
 });
