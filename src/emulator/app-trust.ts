@@ -37,10 +37,10 @@ export function checkApplicationImage(
     pkg = parseImagePackage(bytes);
     facts = readImageFacts(pkg);
   } catch (error) {
-    throw new DeviceRefusal(7340050, 400, error instanceof FormatError ? error.message : 'unreadable image package');
+    throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, error instanceof FormatError ? error.message : 'unreadable image package');
   }
   if (!facts.identity || facts.identity.imageType !== ImageType.Applications) {
-    throw new DeviceRefusal(7340050, 400, `image type ${facts.identity?.imageType ?? 'missing'} is not an application`);
+    throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, `image type ${facts.identity?.imageType ?? 'missing'} is not an application`);
   }
   const verification = verifyImagePackage(pkg, keystore);
   const entry = verification.thumbprint ? keystore.findByThumbprint(verification.thumbprint) : undefined;
@@ -60,7 +60,7 @@ export function checkApplicationImage(
     contents = openApplication(bytes);
   } catch (error) {
     if (error instanceof FormatError) {
-      throw new DeviceRefusal(error.deviceErrorCode ?? 7340050, 400, error.message);
+      throw new DeviceRefusal(error.deviceErrorCode ?? DeviceErrorCode.ImageInvalid, 400, error.message);
     }
     throw error;
   }

@@ -254,9 +254,9 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const record = this.storage.readRecord() ?? initialBootRecord();
     const target: OsSlot = slot === 'active' ? record.active : slot === 'inactive' ? OTHER_SLOT[record.active] : slot;
     const read = this.storage.readOsSlot(target);
-    if (!read.images) throw new DeviceRefusal(7340050, 400, `slot ${target} holds no image set`);
+    if (!read.images) throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, `slot ${target} holds no image set`);
     const index = BOOT_ORDER.indexOf(imageType as (typeof BOOT_ORDER)[number]);
-    if (index < 0) throw new DeviceRefusal(7340050, 400, `image type ${imageType} is not boot-critical`);
+    if (index < 0) throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, `image type ${imageType} is not boot-critical`);
     // Offset of the image inside the slot: header of the blob, then the set container.
     const { offset: slotOffset } = this.storage.osSlotOffset(target);
     const image = read.images[index]!;
@@ -632,12 +632,12 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
 
   async #install(images: Buffer[], extraCapabilities: number[]): Promise<InstallResult> {
     if (!this.#running || this.#state !== 'ready') throw new DeviceRefusal(10485765, 409, `board is ${this.#state}`);
-    if (images.length === 0) throw new DeviceRefusal(7340050, 400, 'nothing to install');
+    if (images.length === 0) throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, 'nothing to install');
     const types = images.map((bytes) => {
       try {
         return readImageFacts(parseImagePackage(bytes)).identity?.imageType ?? -1;
       } catch (error) {
-        throw new DeviceRefusal(7340050, 400, (error as Error).message);
+        throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, (error as Error).message);
       }
     });
     if (images.length === 1 && types[0] === ImageType.Applications) return this.#installApp(images[0]!, extraCapabilities);
@@ -688,11 +688,11 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const ordered = BOOT_ORDER.map((type) => {
       const index = types.indexOf(type);
       if (index < 0 || types.lastIndexOf(type) !== index) {
-        throw new DeviceRefusal(7340050, 400, `an OS image set needs exactly one ${imageTypeName(type)} image`);
+        throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, `an OS image set needs exactly one ${imageTypeName(type)} image`);
       }
       return images[index]!;
     });
-    if (images.length !== BOOT_ORDER.length) throw new DeviceRefusal(7340050, 400, `an OS image set has ${BOOT_ORDER.length} images, got ${images.length}`);
+    if (images.length !== BOOT_ORDER.length) throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, `an OS image set has ${BOOT_ORDER.length} images, got ${images.length}`);
     for (const bytes of ordered) {
       const pkg = parseImagePackage(bytes);
       const check = verifyImagePackage(pkg, running.keystore);
@@ -705,7 +705,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const dryRun = runSecureBoot({ images: ordered, romTrust, trustFromPem: decodeKeystoreBody, fuses: this.chip.fuses });
     if (!dryRun.ok) {
       const { rollback, stage, reason } = dryRun.failure;
-      throw new DeviceRefusal(rollback ? DeviceErrorCode.InstallationFailed : 7340050, rollback ? 409 : 400, `${stage}: ${reason}`);
+      throw new DeviceRefusal(rollback ? DeviceErrorCode.InstallationFailed : DeviceErrorCode.ImageInvalid, rollback ? 409 : 400, `${stage}: ${reason}`);
     }
     const total = ordered.reduce((sum, b) => sum + b.length, 0);
     if (total + 8 + ordered.length * 4 > this.storage.osSlotCapacity()) {
@@ -850,7 +850,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
   async recoveryWrite(osImages: Buffer[], capability?: Buffer): Promise<void> {
     const generation = this.#requireRomRecovery('write an image set');
     if (osImages.length !== BOOT_ORDER.length) {
-      throw new DeviceRefusal(7340050, 400, `an OS image set has ${BOOT_ORDER.length} images, got ${osImages.length}`);
+      throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, `an OS image set has ${BOOT_ORDER.length} images, got ${osImages.length}`);
     }
     await this.#guarded(async () => {
       await this.storage.writeOsSlot('a', osImages);

@@ -119,6 +119,8 @@ export function deviceErrorMessage(code: number): string {
 export const DeviceErrorCode = {
   PermissionDenied: 13,
   ImageNotTrusted: 7340047,
+  /** "Image could not be staged": not a valid image package, or not a set the device can install. */
+  ImageInvalid: 7340050,
   /** "Installation failed": an image below its fuse counter (anti-rollback), or a flash write or boot record that failed. */
   InstallationFailed: 7340056,
   SideloadDisabledOtaInProgress: 7340071,

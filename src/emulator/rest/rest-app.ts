@@ -1,5 +1,6 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { FormatError } from '../../image/format-error.js';
+import { DeviceErrorCode } from '../../util/device-error-codes.js';
 import { componentLogger } from '../../util/logger.js';
 import { DeviceRefusal } from '../device-error.js';
 import { authorize, grantedCapabilities } from './capability-authorization.js';
@@ -91,7 +92,7 @@ export function createRestApp(context: RestContext, isUp: () => boolean): Expres
 /** Every thrown value as the device's answer. */
 function asRefusal(error: unknown): DeviceRefusal {
   if (error instanceof DeviceRefusal) return error;
-  if (error instanceof FormatError) return new DeviceRefusal(error.deviceErrorCode ?? 7340050, 400, error.message);
+  if (error instanceof FormatError) return new DeviceRefusal(error.deviceErrorCode ?? DeviceErrorCode.ImageInvalid, 400, error.message);
   // Errors express itself raises for a bad request (e.g. an undecodable path) carry a 4xx status.
   const status = (error as { status?: unknown; statusCode?: unknown } | undefined)?.status ?? (error as { statusCode?: unknown } | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) return refuse.invalid(error instanceof Error ? error.message : 'bad request');

@@ -50,10 +50,10 @@ export function checkStagedImage(board: EmulatedBoard, bytes: Buffer, context: S
     pkg = parseImagePackage(bytes);
     facts = readImageFacts(pkg);
   } catch (error) {
-    throw new DeviceRefusal(7340050, 400, error instanceof FormatError ? error.message : 'unreadable image package');
+    throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, error instanceof FormatError ? error.message : 'unreadable image package');
   }
   const identity = facts.identity;
-  if (!identity) throw new DeviceRefusal(7340050, 400, 'the image has no identity (ID) section');
+  if (!identity) throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, 'the image has no identity (ID) section');
   const name = facts.debug?.name || imageTypeName(identity.imageType);
   const base = { imageType: identity.imageType, componentId: identity.componentId, imageId: identity.imageId, name, bytes };
 
@@ -82,7 +82,7 @@ export function checkStagedImage(board: EmulatedBoard, bytes: Buffer, context: S
     }
     return { ...base, kind: 'os' };
   }
-  throw new DeviceRefusal(7340050, 400, `image type ${identity.imageType} (${imageTypeName(identity.imageType)}) cannot be sideloaded`);
+  throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, `image type ${identity.imageType} (${imageTypeName(identity.imageType)}) cannot be sideloaded`);
 }
 
 /** The board keeps one application slot per app, plus the previous image while a new one is on trial. */

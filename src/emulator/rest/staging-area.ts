@@ -1,4 +1,5 @@
 import type { EmulatedBoard, InstallResult } from '../emulated-board.js';
+import { DeviceErrorCode } from '../../util/device-error-codes.js';
 import { DeviceRefusal } from '../device-error.js';
 import { checkStagedImage, type StagedImage } from './staged-image-check.js';
 
@@ -44,7 +45,7 @@ export class StagingArea {
   async install(board: EmulatedBoard, options: { extraCapabilities: number[]; manualStart: boolean }): Promise<InstallOutcome> {
     const images = [...this.#images].sort((a, b) => INSTALL_ORDER[a.kind] - INSTALL_ORDER[b.kind]);
     this.#images = [];
-    if (images.length === 0) throw new DeviceRefusal(7340050, 400, 'nothing is staged');
+    if (images.length === 0) throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, 'nothing is staged');
     const results: InstallResult[] = [];
     for (const image of images.filter((i) => i.kind !== 'os')) {
       const result = await board.install([image.bytes], { extraCapabilities: options.extraCapabilities });

@@ -39,7 +39,7 @@ export const imageRoutes: RestRoute[] = [
       if (type !== 'application/octet-stream') throw refuse.unsupportedMediaType(`expected Content-Type application/octet-stream, got ${type || 'none'}`);
       const bytes = await readRequestBody(req, IMAGE_BODY_LIMIT);
       refuseDuringOta(board.otaInProgress);
-      if (bytes.length === 0) throw new DeviceRefusal(7340050, 400, 'the body is empty');
+      if (bytes.length === 0) throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, 'the body is empty');
       staging.stage(board, bytes, granted);
       res.json({});
     },
