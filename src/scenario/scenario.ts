@@ -3,6 +3,10 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { InputError } from '../util/failure.js';
 import { describeAjvErrors } from '../util/schema-errors.js';
+import { jsonPath, parseParamDeclarations, templatesIn, type ParamSpec } from './scenario-params.js';
+
+// Where the runner and older callers have always found it.
+export { resolveTemplates } from './scenario-params.js';
 
 /**
  * A scenario: an immutable, declarative test description (YAML), executed by the
@@ -13,7 +17,8 @@ import { describeAjvErrors } from '../util/schema-errors.js';
  *   name: boot-smoke
  *   description: cold boot reaches services up
  *   timeoutMs: 120000            # whole run
- *   params: { osVersion: "22.11" }   # defaults; a run may override them
+ *   params:                      # declared, checked before a run is queued (scenario-params.ts)
+ *     osVersion: { type: string, description: OS to expect, default: '22.11' }
  *   steps:
  *     - type: power-cycle
  *     - type: expect-console
@@ -25,7 +30,7 @@ import { describeAjvErrors } from '../util/schema-errors.js';
  *     - type: power
  *       on: true
  *
- * String values may use {{params.NAME}}, replaced at run time.
+ * String values may use {{params.NAME}} of a declared parameter, replaced at run time.
  */
 export interface StepDefinition {
   type: string;
@@ -42,13 +47,16 @@ export interface ScenarioDefinition {
   description?: string;
   timeoutMs?: number;
   tags?: string[];
+  /** As written: declarations, or (older scenarios) bare defaults. */
   params?: Record<string, unknown>;
   setup?: StepDefinition[];
   steps: StepDefinition[];
   teardown?: StepDefinition[];
 }
 
-export interface Scenario extends ScenarioDefinition {
+export interface Scenario extends Omit<ScenarioDefinition, 'params'> {
+  /** The parameter declarations, normalised (shorthand defaults become full declarations). */
+  params: Record<string, ParamSpec>;
   /** sha256 of the source text: provenance of what ran. */
   digest: string;
   source: string;
@@ -100,22 +108,21 @@ export function parseScenario(text: string, source: string, steps: StepParamChec
   }
   if (!validateScenario(value)) throw new InputError('scenario-invalid', describeAjvErrors(validateScenario.errors, source));
   const definition = value;
+  const params = parseParamDeclarations(definition.params, source);
   for (const [phase, list] of [['setup', definition.setup], ['steps', definition.steps], ['teardown', definition.teardown]] as const) {
-    (list ?? []).forEach((step, i) => steps.check(step, `${source}: at $.${phase}[${i}]`));
+    (list ?? []).forEach((step, i) => {
+      const where = `${source}: at $.${phase}[${i}]`;
+      const undeclared = templatesIn(step).find((t) => !Object.hasOwn(params, t.name));
+      if (undeclared) {
+        const declared = Object.keys(params);
+        throw new InputError(
+          'scenario-invalid',
+          `${source}: at ${jsonPath(undeclared.path, `$.${phase}[${i}]`)}: {{params.${undeclared.name}}} names no declared parameter ` +
+            `(${declared.length ? `declared: ${declared.join(', ')}` : 'the scenario declares none'})`,
+        );
+      }
+      steps.check(step, where);
+    });
   }
-  return { ...definition, digest: `sha256:${createHash('sha256').update(text).digest('hex')}`, source };
-}
-
-/** Replace {{params.NAME}} in every string of a step's parameters. */
-export function resolveTemplates<T>(value: T, params: Record<string, unknown>): T {
-  if (typeof value === 'string') {
-    const whole = /^\{\{params\.([\w-]+)\}\}$/.exec(value);
-    if (whole) return (params[whole[1]!] ?? value) as T;
-    return value.replace(/\{\{params\.([\w-]+)\}\}/g, (m, name: string) => (name in params ? String(params[name]) : m)) as T;
-  }
-  if (Array.isArray(value)) return value.map((v) => resolveTemplates(v, params)) as T;
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveTemplates(v, params)])) as T;
-  }
-  return value;
+  return { ...definition, params, digest: `sha256:${createHash('sha256').update(text).digest('hex')}`, source };
 }

@@ -9,6 +9,7 @@ import { runScenario, type RunObserver } from '../../src/scenario/runner.js';
 import { queuedRunRecord, type RunRecord } from '../../src/scenario/run-record.js';
 import { parseScenario } from '../../src/scenario/scenario.js';
 import { ScenarioCatalog } from '../../src/scenario/scenario-catalog.js';
+import { resolveRunParams } from '../../src/scenario/scenario-params.js';
 import { StepLibrary } from '../../src/scenario/step-library.js';
 import { defineStep, type StepType } from '../../src/scenario/step-type.js';
 import { BUILTIN_STEPS } from '../../src/scenario/steps/index.js';
@@ -161,7 +162,8 @@ describe('scenario runner on an emulated board', function () {
     for (const name of ['boot-smoke', 'update-rollback', 'downgrade', 'crash-report']) {
       it(`${name} passes`, async () => {
         const scenario = catalog().get(name);
-        const record = await runScenario({ record: newRecord(name), scenario, board, library, services });
+        // As the daemon does at submission: declared defaults filled in.
+        const record = await runScenario({ record: newRecord(name, resolveRunParams(scenario, {})), scenario, board, library, services });
         expect(record.verdict, `${record.reason}\n${JSON.stringify(record.steps.map((s) => [s.name, s.verdict, s.message]))}`).to.equal('passed');
         expect(record.provenance?.board.deviceId).to.match(/^[0-9a-f]{128}$/);
         // Every signed artefact names its signer by subject and by the SHA-1 thumbprint of one of the rig's certificates.
@@ -176,7 +178,7 @@ describe('scenario runner on an emulated board', function () {
 
     it('power-cut-update passes on a sample of cut points and says how many it checked', async () => {
       const scenario = catalog().get('power-cut-update');
-      const record = await runScenario({ record: newRecord('power-cut-update', { sample: 8 }), scenario, board, library, services });
+      const record = await runScenario({ record: newRecord('power-cut-update', resolveRunParams(scenario, { sample: '8' })), scenario, board, library, services });
       expect(record.verdict, record.reason ?? '').to.equal('passed');
       const sweep = record.steps.find((s) => s.type === 'power-cut-sweep')!;
       expect(sweep.measurements.find((m) => m.name === 'cut points checked')?.value).to.equal(8);
