@@ -4,6 +4,7 @@ import express, { type Router } from 'express';
 import type { Board } from '../device/board.js';
 import type { ScenarioCatalog } from '../scenario/scenario-catalog.js';
 import type { ApiTokenStore } from './api-token-store.js';
+import type { BoardHealthBook } from './board-health.js';
 import type { StepLibrary } from '../scenario/step-library.js';
 import { jsonBody, validated, validateRequest } from './api-validation.js';
 import { principalOf, requireRole, roleForMethod, type TokenVerifier } from './auth.js';
@@ -27,6 +28,8 @@ export interface ApiContext {
   library: StepLibrary;
   verifier: TokenVerifier;
   tokens: ApiTokenStore;
+  healthBook: BoardHealthBook;
+  /** What GET /health adds to `ok: true`: readiness, versions, counts. */
   health: () => Record<string, unknown>;
 }
 
@@ -37,11 +40,13 @@ const idParams = { type: 'object', required: ['id'], properties: { id: { type: '
 export function apiRoutes(context: ApiContext): Router {
   const api = express.Router();
   api.get('/health', (_req, res) => void res.json({ ok: true, ...context.health() }));
+  // Token routes say they need admin, whatever the method would ask of others.
+  const admin = requireRole(context.verifier, 'admin');
+  api.use('/tokens', admin);
   api.use(requireRole(context.verifier, (req) => roleForMethod(req.method)));
   api.use(jsonBody({ limit: '256kb' }));
 
   // ---- tokens (admin)
-  const admin = requireRole(context.verifier, 'admin');
   api.get('/tokens', admin, (_req, res) => void res.json(context.tokens.list()));
   api.post(
     '/tokens',
@@ -132,6 +137,32 @@ export function apiRoutes(context: ApiContext): Router {
     res.status(204).end();
   });
 
+  // ---- board health
+  api.post('/boards/:id/health-check', validateRequest({ params: idParams }), (req, res) => {
+    const board = boardOf(context, String(req.params.id));
+    const run = context.scheduler.requestHealthCheck(board.identity.id, principalOf(res)?.name ?? 'api');
+    res.status(202).json({ runId: run.id, status: run.status });
+  });
+  api.put(
+    '/boards/:id/health',
+    validateRequest({
+      params: idParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['status'],
+        properties: { status: { enum: ['maintenance', 'retired', 'unknown'] }, reason: { type: 'string', maxLength: 500 } },
+      },
+    }),
+    (req, res) => {
+      const board = boardOf(context, String(req.params.id));
+      const { status, reason } = validated<{ status: 'maintenance' | 'retired' | 'unknown'; reason?: string }>(res).body;
+      const who = principalOf(res)?.name ?? 'api';
+      const why = status === 'unknown' ? `returned to service by ${who}` : `${reason ?? `set by ${who}`}`;
+      res.json(context.healthBook.set(board.identity.id, status, why));
+    },
+  );
+
   // ---- scenarios
   api.get('/scenarios', (_req, res) => {
     res.json(
@@ -139,7 +170,7 @@ export function apiRoutes(context: ApiContext): Router {
         name: s.name,
         description: s.description ?? '',
         tags: s.tags ?? [],
-        params: s.params ?? {},
+        params: s.params,
         digest: s.digest,
         steps: [...(s.setup ?? []), ...s.steps, ...(s.teardown ?? [])].map((step) => ({ type: step.type, name: step.name ?? step.type })),
       })),
@@ -159,6 +190,7 @@ export function apiRoutes(context: ApiContext): Router {
           board: { type: 'string', maxLength: 100 },
           verdict: { enum: VERDICTS },
           status: { enum: ['queued', 'running', 'finished'] },
+          kind: { enum: ['scenario', 'health-check'] },
           since: { type: 'string', maxLength: 40 },
           until: { type: 'string', maxLength: 40 },
           limit: { type: 'integer', minimum: 1, maximum: 1000 },
@@ -167,12 +199,13 @@ export function apiRoutes(context: ApiContext): Router {
       },
     }),
     (_req, res) => {
-      const q = validated<unknown, { scenario?: string; board?: string; verdict?: string; status?: string; since?: string; until?: string; limit?: number; offset?: number }>(res).query;
+      const q = validated<unknown, { scenario?: string; board?: string; verdict?: string; status?: string; kind?: string; since?: string; until?: string; limit?: number; offset?: number }>(res).query;
       const filter: RunFilter = {
         ...(q.scenario ? { scenario: q.scenario } : {}),
         ...(q.board ? { boardId: q.board } : {}),
         ...(q.verdict ? { verdict: q.verdict as never } : {}),
         ...(q.status ? { status: q.status as never } : {}),
+        ...(q.kind ? { kind: q.kind as never } : {}),
         ...(q.since ? { from: q.since } : {}),
         ...(q.until ? { to: q.until } : {}),
         limit: q.limit ?? 50,
@@ -193,17 +226,33 @@ export function apiRoutes(context: ApiContext): Router {
           boardId: { type: 'string', minLength: 1, maxLength: 100 },
           tags: { type: 'array', minItems: 1, maxItems: 20, items: { type: 'string', minLength: 1, maxLength: 64 } },
           params: { type: 'object' },
+          holdOnFailureMinutes: { type: 'integer', minimum: 1, maximum: 1440 },
         },
       },
     }),
     (_req, res) => {
-      const body = validated<{ scenario: string; boardId?: string; tags?: string[]; params?: Record<string, unknown> }>(res).body;
+      const body = validated<{ scenario: string; boardId?: string; tags?: string[]; params?: Record<string, unknown>; holdOnFailureMinutes?: number }>(res).body;
+      if (!context.catalog.names().includes(body.scenario)) throw notFound('scenario-unknown', `unknown scenario '${body.scenario}' (known: ${context.catalog.names().join(', ')})`);
+      if (body.boardId) boardOf(context, body.boardId);
       const scenario = context.catalog.get(body.scenario);
-      const records = context.scheduler.submit({ scenario, boardId: body.boardId, tags: body.tags, params: body.params, requestedBy: principalOf(res)?.name ?? null });
-      res.status(201).json({ runs: records.map((r) => ({ id: r.id, scenario: r.scenario, boardId: r.boardId, status: r.status })) });
+      const requestedBy = principalOf(res)?.name ?? null;
+      const records = context.scheduler.submit({
+        scenario,
+        boardId: body.boardId,
+        tags: body.tags,
+        params: body.params,
+        requestedBy,
+        ...(body.holdOnFailureMinutes ? { holdOnFailure: { holder: `manual:${requestedBy ?? 'api'}`, minutes: body.holdOnFailureMinutes } } : {}),
+      });
+      res.status(201).json({
+        runs: records.map((r) => ({ id: r.id, scenario: r.scenario, boardId: r.boardId, status: r.status, waiting: r.status === 'queued' ? context.scheduler.waitingReasonOf(r.id) : null })),
+      });
     },
   );
-  api.get('/runs/:id', validateRequest({ params: idParams }), (req, res) => void res.json(runOf(context, String(req.params.id))));
+  api.get('/runs/:id', validateRequest({ params: idParams }), (req, res) => {
+    const run = runOf(context, String(req.params.id));
+    res.json(run.status === 'queued' ? { ...run, waiting: context.scheduler.waitingReasonOf(run.id) } : run);
+  });
   api.post('/runs/:id/cancel', validateRequest({ params: idParams }), (req, res) => {
     if (!context.scheduler.cancel(String(req.params.id))) throw notFound('run-not-active', `run ${req.params.id} is not queued or running`);
     res.json({ ok: true, id: req.params.id });
@@ -245,6 +294,7 @@ async function describeBoard(board: Board, context: ApiContext): Promise<Record<
   const attestation = await (board as Board & { deviceAuth?: (o: { timeoutMs: number }) => Promise<unknown> }).deviceAuth?.({ timeoutMs: 3_000 }).catch(() => null);
   const lease = context.scheduler.leases.get(board.identity.id);
   const running = context.scheduler.runningOn(board.identity.id);
+  const [last] = context.runs.list({ boardId: board.identity.id, kind: 'scenario', status: 'finished', limit: 1 }).runs;
   return {
     id: board.identity.id,
     driver: board.identity.driver,
@@ -259,6 +309,9 @@ async function describeBoard(board: Board, context: ApiContext): Promise<Record<
     lease: lease ? leaseJson(lease) : null,
     runningRun: running ? { id: running.id, scenario: running.scenario } : null,
     queuedRuns: context.scheduler.queued(board.identity.id).length,
+    health: context.healthBook.get(board.identity.id),
+    lastRun: last ? { id: last.id, scenario: last.scenario, verdict: last.verdict, reason: last.reason, endedAt: last.endedAt } : null,
+    waiting: context.scheduler.waiting(board.identity.id),
     ...('error' in info ? { error: info.error } : {}),
     ...('offlineReason' in info ? { offlineReason: info.offlineReason } : {}),
   };

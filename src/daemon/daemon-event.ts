@@ -1,6 +1,7 @@
 import type { ConsoleExcerptLine, Measurement } from '../scenario/run-record.js';
 import type { Verdict } from '../scenario/verdict.js';
 import type { BoardState } from '../device/board.js';
+import type { BoardHealthStatus } from './board-health.js';
 
 /**
  * The events the daemon publishes on its event bus and streams to clients. Every
@@ -13,7 +14,11 @@ import type { BoardState } from '../device/board.js';
  */
 export interface DaemonEventPayloads {
   'board.state': { boardId: string; from: BoardState | null; to: BoardState; reason?: string | null };
-  'run.queued': { runId: string; scenario: string; boardId: string; requestedBy?: string | null };
+  /** A board's health changed (good, unknown, bad, maintenance, retired), or a check of it started or ended. */
+  'board.health': { boardId: string; from: BoardHealthStatus | null; to: BoardHealthStatus; reason: string | null; checking?: boolean };
+  'run.queued': { runId: string; scenario: string; boardId: string; requestedBy?: string | null; kind?: 'scenario' | 'health-check' };
+  /** A queued run cannot start yet, and why (again whenever the reason changes). */
+  'run.waiting': { runId: string; boardId: string; reason: string };
   'run.started': { runId: string; scenario: string; boardId: string };
   'run.ended': { runId: string; scenario: string; boardId: string; verdict: Verdict; reason: string | null };
   'step.started': { runId: string; index: number; name: string; type: string; attempt?: number };

@@ -10,6 +10,7 @@ import { bindRealBoard } from '../device/mt3620/real-board-binding.js';
 import { provisionEmulator, readStateFile } from '../emulator/provisioning.js';
 import { loadSigningRoles, type RoleKeys } from '../pki/signing-roles.js';
 import { ScenarioCatalog } from '../scenario/scenario-catalog.js';
+import type { Scenario } from '../scenario/scenario.js';
 import { StepLibrary } from '../scenario/step-library.js';
 import { BUILTIN_STEPS } from '../scenario/steps/index.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -18,6 +19,7 @@ import { componentLogger } from '../util/logger.js';
 import { checkLoopbackHostPort, formatHostPort, type HostPort } from '../util/loopback-address.js';
 import { apiRoutes } from './api-routes.js';
 import { ApiTokenStore, ensureLocalAdminToken } from './api-token-store.js';
+import { BOARD_HEALTH_STATUSES, BoardHealthBook } from './board-health.js';
 import { BoardRegistry } from './board-registry.js';
 import { daaAccess, defaultReferenceValues } from './daa-access.js';
 import { daaRouteAccess } from './daa-route-access.js';
@@ -26,7 +28,7 @@ import { EventBus } from './event-bus.js';
 import { EventStreamServer } from './event-stream-server.js';
 import { httpErrorHandler, notFoundHandler } from './http-errors.js';
 import { DaemonMetrics } from './metrics.js';
-import type { RigConfig } from './rig-config.js';
+import type { RigBoardConfig, RigConfig } from './rig-config.js';
 import { RunEventPublisher } from './run-event-publisher.js';
 import { RunScheduler } from './run-scheduler.js';
 import { RunStore } from './run-store.js';
@@ -76,6 +78,17 @@ function refuseSecondDaemon(stateDir: string): void {
   throw new InputError('daemon-running', `another daemon (pid ${running.pid}) serves this state folder at ${running.url}; stop it first`);
 }
 
+/** The health-check scenario of each driver kind, checked to exist when the daemon starts. */
+function healthCheckScenarios(rig: RigConfig, catalog: ScenarioCatalog): Record<RigBoardConfig['driver'], Scenario | null> {
+  const pick = (driver: RigBoardConfig['driver']): Scenario | null => {
+    const name = rig.health.checks[driver];
+    if (name === null) return null;
+    if (!catalog.names().includes(name)) throw new InputError('rig-invalid', `${rig.source}: at $.health.checks.${driver}: no scenario named '${name}' (known: ${catalog.names().join(', ')})`);
+    return catalog.get(name);
+  };
+  return { emulated: pick('emulated'), mt3620: pick('mt3620') };
+}
+
 export class Daemon {
   private constructor(
     readonly url: string,
@@ -118,6 +131,9 @@ export class Daemon {
     for (const dir of options.scenarioDirs ?? []) catalog.loadDir(dir);
     const registry = new BoardRegistry(events);
     const emulatorState = join(stateDir, 'emulator');
+    const healthChecks = healthCheckScenarios(rig, catalog);
+    const healthBook = new BoardHealthBook(join(stateDir, 'board-health.json'));
+    healthBook.on('change', (boardId, from, to, reason) => events.boardHealth(boardId, from, to, reason, healthBook.get(boardId).checking));
     let keys: RoleKeys[] | undefined;
     const scheduler = new RunScheduler({
       boards: () => registry.boards,
@@ -125,19 +141,50 @@ export class Daemon {
       services: (run) => {
         const workDir = join(stateDir, 'work', run.id);
         mkdirSync(workDir, { recursive: true });
-        return { workDir, signingKeys: async () => (keys ??= await loadSigningRoles(join(emulatorState, 'keys'))), daa: daaAccess(daa) };
+        return {
+          workDir,
+          signingKeys: async () => (keys ??= await loadSigningRoles(join(emulatorState, 'keys'))),
+          daa: daaAccess(daa),
+          baselineOsVersion: readStateFile(emulatorState)?.osVersion,
+        };
       },
       persist: (record) => runs.save(record),
+      persistConsole: (runId, lines) => runs.appendConsole(runId, lines),
       observer: events,
       versions: { daemonVersion: DAEMON_VERSION, emulatorVersion: DAEMON_VERSION },
+      health: healthBook,
+      healthCheckFor: (board) => healthChecks[board.identity.driver],
     });
+    const readiness = { ready: false };
 
     const app = express();
     app.disable('x-powered-by');
     const server = createServer(app);
     const stream = new EventStreamServer({ server, bus, verifier: tokens });
-    const metrics = new DaemonMetrics({ runs, bus, stream, boardStates: () => [...registry.boards.values()].map((b) => b.state()), knownBoardStates: BOARD_STATES });
-    app.use('/api/v1', apiRoutes({ boards: () => registry.boards, scheduler, runs, catalog, library, verifier: tokens, tokens, health: () => ({ boards: registry.boards.size, version: DAEMON_VERSION }) }));
+    const metrics = new DaemonMetrics({
+      runs,
+      bus,
+      stream,
+      boardStates: () => [...registry.boards.values()].map((b) => b.state()),
+      knownBoardStates: BOARD_STATES,
+      boardHealth: () => healthBook.entries(),
+      knownHealth: BOARD_HEALTH_STATUSES,
+    });
+    app.use(
+      '/api/v1',
+      apiRoutes({
+        boards: () => registry.boards,
+        scheduler,
+        runs,
+        catalog,
+        library,
+        verifier: tokens,
+        tokens,
+        healthBook,
+        // Ready once every configured board is registered (online, or offline with a reason); the DAA service opened before we serve.
+        health: () => ({ ready: readiness.ready, version: DAEMON_VERSION, boards: registry.boards.size, expectedBoards: rig.boards.length, daa: 'up' }),
+      }),
+    );
     app.use('/daa', daaRouteAccess(tokens), createDaaRouter(daa));
     app.get('/metrics', requireRole(tokens, 'viewer'), metrics.handler());
     if (options.dashboardDir) app.use('/', express.static(options.dashboardDir, { index: 'index.html', maxAge: 0 }));
@@ -174,6 +221,13 @@ export class Daemon {
       for (const board of registry.boards.values()) {
         if (board.identity.driver === 'emulated' && board.state() === 'off') await board.power(true, { timeoutMs: 30_000 });
       }
+      // Every board starts unknown and is health-checked before its first run (or trusted, if the rig says so).
+      for (const board of registry.boards.values()) {
+        const health = healthBook.register(board.identity.id);
+        if (!rig.health.atStart && health.status === 'unknown') healthBook.set(board.identity.id, 'good', 'trusted at start (rig health.atStart: false)');
+      }
+      for (const boardId of registry.boards.keys()) scheduler.poke(boardId);
+      readiness.ready = true;
     } catch (error) {
       await emulator?.stop();
       await stream.close();

@@ -20,6 +20,10 @@ export interface DaemonMetricSources {
   boardStates?: () => Iterable<string>;
   /** States reported as 0 when no board is in them (e.g. `BOARD_STATES`). */
   knownBoardStates?: readonly string[];
+  /** Each board's health (id, status); `BoardHealthBook.entries()` fits. */
+  boardHealth?: () => Iterable<[string, { status: string }]>;
+  /** Health statuses reported as 0 when no board has them (e.g. `BOARD_HEALTH_STATUSES`). */
+  knownHealth?: readonly string[];
   /** `EventBus` fits. */
   bus?: { stats(): EventBusStats };
   /** `EventStreamServer` fits. */
@@ -41,6 +45,8 @@ export class DaemonMetrics {
     const { runs, boardStates, bus, stream } = this.sources;
     if (runs) this.guard('runs', () => families.push(...runFamilies(runs.counts())));
     if (boardStates) this.guard('boards', () => families.push(boardFamily(boardStates(), this.sources.knownBoardStates ?? [])));
+    const { boardHealth } = this.sources;
+    if (boardHealth) this.guard('board health', () => families.push(...healthFamilies([...boardHealth()], this.sources.knownHealth ?? [])));
     if (bus) this.guard('event bus', () => families.push(...busFamilies(bus.stats())));
     if (stream) this.guard('event stream', () => families.push(...streamFamilies(stream.stats())));
     return families;
@@ -89,6 +95,20 @@ function boardFamily(states: Iterable<string>, known: readonly string[]): Metric
     type: 'gauge',
     samples: [...counts].map(([state, value]) => ({ labels: { state }, value })),
   };
+}
+
+function healthFamilies(health: Array<[string, { status: string }]>, known: readonly string[]): MetricFamily[] {
+  const counts = new Map<string, number>(known.map((s) => [s, 0]));
+  for (const [, { status }] of health) counts.set(status, (counts.get(status) ?? 0) + 1);
+  return [
+    { name: 'sphere_rig_board_health', help: 'Boards by health (good boards take runs).', type: 'gauge', samples: [...counts].map(([health, value]) => ({ labels: { health }, value })) },
+    {
+      name: 'sphere_rig_board_health_info',
+      help: 'The health of each board (1 for its current health).',
+      type: 'gauge',
+      samples: health.map(([board, { status }]) => ({ labels: { board, health: status }, value: 1 })),
+    },
+  ];
 }
 
 function busFamilies(stats: EventBusStats): MetricFamily[] {

@@ -35,9 +35,17 @@ export interface RigConfig {
   /** `speed` defaults to fast (what tests and CI want); `real` keeps the board's own timings. */
   emulator?: { boards: number; speed: 'fast' | 'real'; baselineApp?: boolean };
   daa?: { tenants: Array<{ name: string; developmentMode?: 'allowed' | 'forbidden' }> };
+  /**
+   * Board health: the scenario that checks a board, per driver kind (null: boards of
+   * that kind are not checked and count as good unless drained), and whether every
+   * board is checked when the daemon starts.
+   */
+  health: { checks: Record<RigBoardConfig['driver'], string | null>; atStart: boolean };
   boards: RigBoardConfig[];
   source: string;
 }
+
+export const DEFAULT_HEALTH_CHECK = 'health-check';
 
 const schema = {
   type: 'object',
@@ -70,6 +78,21 @@ const schema = {
             properties: { name: { type: 'string', pattern: '^[\\w-]+$' }, developmentMode: { enum: ['allowed', 'forbidden'] } },
           },
         },
+      },
+    },
+    health: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        checks: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            emulated: { type: ['string', 'null'], pattern: '^[a-z0-9][a-z0-9-]*$' },
+            mt3620: { type: ['string', 'null'], pattern: '^[a-z0-9][a-z0-9-]*$' },
+          },
+        },
+        atStart: { type: 'boolean' },
       },
     },
     boards: {
@@ -108,7 +131,11 @@ export function parseRigConfig(text: string, source: string): RigConfig {
     throw new InputError('rig-unparseable', `${source}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
   if (!validate(value)) throw new InputError('rig-invalid', describeAjvErrors(validate.errors, source));
-  const raw = value as Omit<RigConfig, 'source' | 'daemon' | 'boards'> & { daemon?: { listen?: string }; boards: Array<Partial<RigBoardConfig>> };
+  const raw = value as Omit<RigConfig, 'source' | 'daemon' | 'boards' | 'health'> & {
+    daemon?: { listen?: string };
+    health?: { checks?: Partial<RigConfig['health']['checks']>; atStart?: boolean };
+    boards: Array<Partial<RigBoardConfig>>;
+  };
   const ids = new Set<string>();
   const boards = raw.boards.map((board, i) => {
     const where = `${source}: at $.boards[${i}]`;
@@ -126,7 +153,11 @@ export function parseRigConfig(text: string, source: string): RigConfig {
     return { tags: [], ...board } as RigBoardConfig;
   });
   const listen = parseLoopbackHostPort(raw.daemon?.listen ?? DEFAULT_LISTEN, `${source}: at $.daemon.listen`, { use: 'listen' });
-  return { ...raw, daemon: { listen }, boards, source };
+  const health: RigConfig['health'] = {
+    checks: { emulated: DEFAULT_HEALTH_CHECK, mt3620: DEFAULT_HEALTH_CHECK, ...raw.health?.checks },
+    atStart: raw.health?.atStart ?? true,
+  };
+  return { ...raw, daemon: { listen }, health, boards, source };
 }
 
 export function loadRigConfig(path: string): RigConfig {

@@ -1,6 +1,7 @@
 import type winston from 'winston';
 import { componentLogger } from '../util/logger.js';
 import type { BoardState } from '../device/board.js';
+import type { BoardHealthStatus } from './board-health.js';
 import type { ConsoleExcerptLine, Measurement, RunRecord, StepRecord } from '../scenario/run-record.js';
 import { topics, type DaemonEventPayloads, type DaemonEventType } from './daemon-event.js';
 import type { EventBus } from './event-bus.js';
@@ -22,7 +23,11 @@ export class RunEventPublisher {
   }
 
   runQueued(record: RunRecord): void {
-    this.publish(topics.run(record.id), 'run.queued', { runId: record.id, scenario: record.scenario, boardId: record.boardId, requestedBy: record.requestedBy });
+    this.publish(topics.run(record.id), 'run.queued', { runId: record.id, scenario: record.scenario, boardId: record.boardId, requestedBy: record.requestedBy, kind: record.kind });
+  }
+
+  runWaiting(record: RunRecord, reason: string): void {
+    this.publish(topics.run(record.id), 'run.waiting', { runId: record.id, boardId: record.boardId, reason });
   }
 
   runStarted(record: RunRecord): void {
@@ -66,6 +71,10 @@ export class RunEventPublisher {
 
   boardState(boardId: string, from: BoardState | null, to: BoardState, reason: string | null = null): void {
     this.publish(topics.board(boardId), 'board.state', { boardId, from, to, reason });
+  }
+
+  boardHealth(boardId: string, from: BoardHealthStatus | null, to: BoardHealthStatus, reason: string | null, checking: boolean): void {
+    this.publish(topics.board(boardId), 'board.health', { boardId, from, to, reason, checking });
   }
 
   consoleLine(boardId: string, line: ConsoleExcerptLine, options: { uart?: string; runId?: string | null } = {}): void {

@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { InputError, RigError } from '../util/failure.js';
-import type { ConsoleExcerptLine, Provenance, RunRecord, RunStatus, StepRecord } from '../scenario/run-record.js';
+import type { ConsoleExcerptLine, Provenance, RunKind, RunRecord, RunStatus, StepRecord } from '../scenario/run-record.js';
 import type { Verdict } from '../scenario/verdict.js';
 import { openSqliteFile, type SchemaMigration, type SqliteDatabase } from '../util/sqlite-file.js';
 
@@ -13,6 +13,7 @@ export interface RunFilter {
   verdict?: Verdict | readonly Verdict[];
   status?: RunStatus | readonly RunStatus[];
   requestedBy?: string;
+  kind?: RunKind | readonly RunKind[];
   /** Queued at or after (ISO 8601 or epoch ms). */
   from?: string | number;
   /** Queued before (ISO 8601 or epoch ms). */
@@ -82,10 +83,21 @@ const MIGRATIONS: readonly SchemaMigration[] = [
       `);
     },
   },
+  {
+    // Health checks are runs too; lists and history tell them apart by kind.
+    version: 2,
+    up: (db) => {
+      db.exec(`
+        ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'scenario' CHECK (kind IN ('scenario', 'health-check'));
+        CREATE INDEX runs_kind ON runs (kind, queued_at_ms DESC);
+      `);
+    },
+  },
 ];
 
 interface RunRow {
   id: string;
+  kind: RunKind | null;
   scenario: string;
   scenario_digest: string;
   board_id: string;
@@ -127,9 +139,9 @@ export class RunStore {
   private constructor(db: SqliteDatabase) {
     this.db = db;
     this.statements = {
-      insertRun: db.prepare(`INSERT INTO runs (id, scenario, scenario_digest, board_id, status, verdict, reason, requested_by, queued_at, queued_at_ms, started_at, ended_at, params, provenance, error_reports)
-        VALUES (@id, @scenario, @scenario_digest, @board_id, @status, @verdict, @reason, @requested_by, @queued_at, @queued_at_ms, @started_at, @ended_at, @params, @provenance, @error_reports)`),
-      updateRun: db.prepare(`UPDATE runs SET scenario = @scenario, scenario_digest = @scenario_digest, board_id = @board_id, status = @status, verdict = @verdict,
+      insertRun: db.prepare(`INSERT INTO runs (id, kind, scenario, scenario_digest, board_id, status, verdict, reason, requested_by, queued_at, queued_at_ms, started_at, ended_at, params, provenance, error_reports)
+        VALUES (@id, @kind, @scenario, @scenario_digest, @board_id, @status, @verdict, @reason, @requested_by, @queued_at, @queued_at_ms, @started_at, @ended_at, @params, @provenance, @error_reports)`),
+      updateRun: db.prepare(`UPDATE runs SET kind = @kind, scenario = @scenario, scenario_digest = @scenario_digest, board_id = @board_id, status = @status, verdict = @verdict,
         reason = @reason, requested_by = @requested_by, queued_at = @queued_at, queued_at_ms = @queued_at_ms, started_at = @started_at, ended_at = @ended_at,
         params = @params, provenance = @provenance, error_reports = @error_reports WHERE id = @id`),
       getRun: db.prepare('SELECT * FROM runs WHERE id = ?'),
@@ -223,6 +235,7 @@ export class RunStore {
     if (filter.boardId !== undefined) oneOrMany('runs.board_id', filter.boardId);
     if (filter.requestedBy !== undefined) oneOrMany('runs.requested_by', filter.requestedBy);
     oneOrMany('runs.verdict', filter.verdict);
+    oneOrMany('runs.kind', filter.kind);
     oneOrMany('runs.status', filter.status);
     if (filter.from !== undefined) {
       where.push('runs.queued_at_ms >= ?');
@@ -315,6 +328,7 @@ export class RunStore {
 function toRow(record: RunRecord): Record<string, string | number | null> {
   return {
     id: record.id,
+    kind: record.kind ?? 'scenario',
     scenario: record.scenario,
     scenario_digest: record.scenarioDigest,
     board_id: record.boardId,
@@ -335,6 +349,7 @@ function toRow(record: RunRecord): Record<string, string | number | null> {
 function fromRow(row: RunRow): RunRecord {
   return {
     id: row.id,
+    kind: row.kind ?? 'scenario',
     scenario: row.scenario,
     scenarioDigest: row.scenario_digest,
     boardId: row.board_id,

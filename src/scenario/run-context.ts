@@ -32,8 +32,11 @@ export interface RunServices {
   /** Folder where this run may write files (recovery sets, reports). */
   workDir: string;
   daa?: DaaAccess;
-  /** Folder of a recovery image set by name (default: the rig's baseline set). */
-  recoverySet?(name: string): Promise<string>;
+  /**
+   * The OS the rig returns a board to when it must recover it (a health check of a
+   * board stuck in ROM): a recovery set of this version is built with the rig's keys.
+   */
+  baselineOsVersion?: string;
 }
 
 export class RunContext {

@@ -6,6 +6,9 @@ import type { Verdict } from './verdict.js';
  */
 export type RunStatus = 'queued' | 'running' | 'finished';
 
+/** A health check proves a board may take runs; every other run is a scenario run. */
+export type RunKind = 'scenario' | 'health-check';
+
 export interface Measurement {
   name: string;
   value: number | string | boolean;
@@ -65,6 +68,7 @@ export interface ConsoleExcerptLine {
 
 export interface RunRecord {
   id: string;
+  kind: RunKind;
   scenario: string;
   scenarioDigest: string;
   boardId: string;
@@ -84,8 +88,9 @@ export interface RunRecord {
 }
 
 /** A run record as it is queued: nothing has happened yet. */
-export function queuedRunRecord(fields: Pick<RunRecord, 'id' | 'scenario' | 'scenarioDigest' | 'boardId'> & Partial<Pick<RunRecord, 'params' | 'requestedBy'>>): RunRecord {
+export function queuedRunRecord(fields: Pick<RunRecord, 'id' | 'scenario' | 'scenarioDigest' | 'boardId'> & Partial<Pick<RunRecord, 'params' | 'requestedBy' | 'kind'>>): RunRecord {
   return {
+    kind: 'scenario',
     params: {},
     requestedBy: null,
     ...fields,

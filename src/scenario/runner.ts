@@ -1,10 +1,11 @@
 import type { Board } from '../device/board.js';
 import { failureClassOf, RigError } from '../util/failure.js';
 import { RunContext, type RunServices } from './run-context.js';
-import type { Measurement, RunRecord, StepRecord } from './run-record.js';
+import type { ConsoleLine } from '../device/console-history.js';
+import type { ConsoleExcerptLine, Measurement, Provenance, RunRecord, StepRecord } from './run-record.js';
 import { resolveTemplates, type Scenario, type StepDefinition } from './scenario.js';
 import type { StepLibrary } from './step-library.js';
-import type { MeasureOptions, StepContext } from './step-type.js';
+import type { MeasureOptions, StepContext, StepType } from './step-type.js';
 import { combineVerdicts, type Verdict } from './verdict.js';
 
 /**
@@ -22,6 +23,8 @@ export interface RunObserver {
   /** A running step said how far it has got (its `message`, until it ends). */
   stepProgress?(record: RunRecord, step: StepRecord, message: string): void;
   stepEnded?(record: RunRecord, step: StepRecord): void;
+  /** A console line the board printed while the run ran (already in `record.console`). */
+  runConsoleLine?(record: RunRecord, line: ConsoleExcerptLine): void;
   measurement?(record: RunRecord, step: StepRecord, measurement: Measurement): void;
   runEnded?(record: RunRecord): void;
 }
@@ -43,7 +46,8 @@ const TEARDOWN_GRACE_MS = 60_000;
 
 export async function runScenario(options: RunOptions): Promise<RunRecord> {
   const { record, scenario, board, library, observer } = options;
-  const params = { ...(scenario.params ?? {}), ...record.params };
+  // The scheduler resolved the parameters (declared defaults included) when the run was submitted.
+  const params = { ...record.params };
   const runTimeout = AbortSignal.timeout(scenario.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS);
   const runSignal = options.signal ? AbortSignal.any([options.signal, runTimeout]) : runTimeout;
   const context = new RunContext(record.id, params, options.services);
@@ -60,22 +64,37 @@ export async function runScenario(options: RunOptions): Promise<RunRecord> {
   record.status = 'running';
   record.startedAt = new Date().toISOString();
   const osBefore = await board.info({ signal: runSignal, timeoutMs: 10_000 }).then((i) => i.osVersion, () => null);
+  // Provenance and console are kept as the run goes, so a run cut short (a daemon
+  // killed mid-run) still shows what it ran on and what the board printed.
+  record.provenance = provenanceOf(options, osBefore, null, context);
+  const onConsoleLine = (line: ConsoleLine) => {
+    const excerpt = { seq: line.seq, timestamp: line.timestamp, text: line.text };
+    record.console.push(excerpt);
+    if (record.console.length > CONSOLE_EXCERPT_LINES) record.console.splice(0, record.console.length - CONSOLE_EXCERPT_LINES);
+    observer?.runConsoleLine?.(record, excerpt);
+  };
+  record.console = board.console.lines(consoleStart).slice(-CONSOLE_EXCERPT_LINES).map(({ seq, timestamp, text }) => ({ seq, timestamp, text }));
+  board.console.on('line', onConsoleLine);
   observer?.runStarted?.(record);
 
   let stop = false;
   let index = 0;
-  for (const [phase, steps] of phases) {
-    for (const definition of steps) {
-      const step = record.steps[index++]!;
-      if (phase !== 'teardown' && (stop || runSignal.aborted)) {
-        step.status = 'skipped';
-        continue;
+  try {
+    for (const [phase, steps] of phases) {
+      for (const definition of steps) {
+        const step = record.steps[index++]!;
+        if (phase !== 'teardown' && (stop || runSignal.aborted)) {
+          step.status = 'skipped';
+          continue;
+        }
+        // Teardown runs whatever happened, under its own timeout only.
+        const signal = phase === 'teardown' ? AbortSignal.timeout(TEARDOWN_GRACE_MS) : runSignal;
+        await runStep(definition, step, { board, library, context, params, signal, record, observer });
+        if (phase !== 'teardown' && step.verdict !== 'passed' && step.verdict !== 'not-applicable' && !definition.continueOnFailure) stop = true;
       }
-      // Teardown runs whatever happened, under its own timeout only.
-      const signal = phase === 'teardown' ? AbortSignal.timeout(TEARDOWN_GRACE_MS) : runSignal;
-      await runStep(definition, step, { board, library, context, params, signal, record, observer });
-      if (phase !== 'teardown' && step.verdict !== 'passed' && step.verdict !== 'not-applicable' && !definition.continueOnFailure) stop = true;
     }
+  } finally {
+    board.console.off('line', onConsoleLine);
   }
 
   const mainVerdicts = record.steps.filter((s) => s.phase !== 'teardown' && s.verdict).map((s) => s.verdict!);
@@ -95,9 +114,20 @@ export async function runScenario(options: RunOptions): Promise<RunRecord> {
         : null;
   record.status = 'finished';
   record.endedAt = new Date().toISOString();
-  record.console = board.console.lines(consoleStart).slice(-2000).map(({ seq, timestamp, text }) => ({ seq, timestamp, text }));
+  record.console = board.console.lines(consoleStart).slice(-CONSOLE_EXCERPT_LINES).map(({ seq, timestamp, text }) => ({ seq, timestamp, text }));
   const osAfter = await board.info({ timeoutMs: 5_000 }).then((i) => i.osVersion, () => null);
-  record.provenance = {
+  record.provenance = provenanceOf(options, osBefore, osAfter, context);
+  record.errorReports = context.errorReports;
+  observer?.runEnded?.(record);
+  return record;
+}
+
+/** The console lines a run record keeps (the newest). */
+const CONSOLE_EXCERPT_LINES = 2000;
+
+function provenanceOf(options: RunOptions, osBefore: string | null, osAfter: string | null, context: RunContext): Provenance {
+  const { board } = options;
+  return {
     daemonVersion: options.versions?.daemonVersion ?? 'unknown',
     emulatorVersion: board.identity.driver === 'emulated' ? (options.versions?.emulatorVersion ?? null) : null,
     board: { id: board.identity.id, driver: board.identity.driver, deviceId: board.identity.deviceId, usbSerial: board.identity.usbSerial },
@@ -105,9 +135,6 @@ export async function runScenario(options: RunOptions): Promise<RunRecord> {
     osVersionAfter: osAfter,
     artefacts: context.artefacts(),
   };
-  record.errorReports = context.errorReports;
-  observer?.runEnded?.(record);
-  return record;
 }
 
 function blankStep(definition: StepDefinition, phase: StepRecord['phase']): StepRecord {
@@ -176,6 +203,9 @@ async function runStep(definition: StepDefinition, step: StepRecord, env: StepRu
     };
     let verdict: Verdict;
     try {
+      if (needsPower(type, stepParams) && env.board.state() === 'off') {
+        throw new RigError('device-fault', 'board-off', `board ${env.board.identity.id} is off: this step needs a powered board (nothing in this run powered it on)`);
+      }
       await raceAbort(type.run(stepParams as never, context), signal);
       verdict = measurementFailed ? 'test-failed' : 'passed';
       if (measurementFailed) step.message = measurementFailed;
@@ -192,7 +222,13 @@ async function runStep(definition: StepDefinition, step: StepRecord, env: StepRu
   step.status = 'finished';
   step.endedAt = new Date().toISOString();
   step.durationMs = Math.round(performance.now() - started);
+  if (env.record.provenance) env.record.provenance.artefacts = env.context.artefacts();
   env.observer?.stepEnded?.(env.record, step);
+}
+
+function needsPower(type: StepType<never>, params: unknown): boolean {
+  const rule = type.needsPower as boolean | ((p: unknown) => boolean) | undefined;
+  return typeof rule === 'function' ? rule(params) : rule === true;
 }
 
 function evaluate(name: string, value: number | string | boolean, options: MeasureOptions): Measurement {

@@ -12,6 +12,11 @@ export interface StepType<P = Record<string, unknown>> {
   /** JSON Schema of the step's own parameters (the common fields are checked elsewhere). */
   readonly schema: Record<string, unknown>;
   readonly defaultTimeoutMs: number;
+  /**
+   * The step needs a powered board: on a board that is off it fails at once as a
+   * device fault instead of waiting out its timeout for something that cannot come.
+   */
+  readonly needsPower?: boolean | ((params: P) => boolean);
   run(params: P, context: StepContext): Promise<void>;
 }
 

@@ -22,16 +22,20 @@ export function lastAttestation(context: StepContext): BoardAttestation {
   return last;
 }
 
-export const attestStep = defineStep<{ expect?: string }>({
+export const attestStep = defineStep<{ expect?: string; ifClaimed?: boolean }>({
   type: 'attest',
-  description: "Make the board attest now; expect 'affirming' (default) or a refusal reason code such as image-untrusted",
-  schema: { properties: { expect: { type: 'string', minLength: 1 } } },
+  needsPower: true,
+  description:
+    "Make the board attest now; expect 'affirming' (default) or a refusal reason code such as image-untrusted. With ifClaimed: true, a board the rig has not claimed to a DAA tenant makes the step not applicable",
+  schema: { properties: { expect: { type: 'string', minLength: 1 }, ifClaimed: { type: 'boolean' } } },
   defaultTimeoutMs: 60_000,
-  run: async ({ expect }, context) => {
+  run: async ({ expect, ifClaimed }, context) => {
+    if (ifClaimed && !context.board.identity.tenant) throw new RigError('not-applicable', 'board-not-claimed', `board ${context.board.identity.id} is not claimed to a DAA tenant (no tenant in the rig)`);
     const outcome = (await context.board.attest({ signal: context.signal, timeoutMs: context.remainingMs() })) as BoardAttestation;
     LAST.set(context.run, outcome);
     const wanted = expect ?? 'affirming';
-    const codes = (outcome.reasons ?? []).map((r) => r.code);
+    // One reason per refused component: say each code once.
+    const codes = [...new Set((outcome.reasons ?? []).map((r) => r.code))];
     if (outcome.verdict === 'failed') throw new RigError('infra-error', 'attestation-failed', `attestation did not complete: ${outcome.error ?? 'unknown'}`);
     if (wanted === 'affirming') {
       if (outcome.verdict !== 'affirming') throw new RigError('test-failed', 'attestation-refused', `attestation refused: ${codes.join(', ') || 'no reason given'}`);

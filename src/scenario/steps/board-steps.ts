@@ -6,6 +6,7 @@ import { expectRefusal } from './device-error-of.js';
 /** Board actions beyond power: OTA installs, faults, time, error reports. */
 export const installStep = defineStep<{ artefact: string; expectError?: number }>({
   type: 'install',
+  needsPower: true,
   description: 'Deliver an artefact as an over-the-air update (emulated boards); with expectError, the board must refuse it with that code',
   schema: { required: ['artefact'], properties: { artefact: { type: 'string' }, expectError: { type: 'integer', minimum: 1 } } },
   defaultTimeoutMs: 120_000,
@@ -58,6 +59,7 @@ interface ReportEvent {
 
 export const collectErrorReportsStep = defineStep<{ expect?: Array<{ eventClass: string; match?: string; minCount?: number }>; absent?: string[] }>({
   type: 'collect-error-reports',
+  needsPower: true,
   description: "Fetch the board's pending error report into the run record; optionally require or forbid event classes",
   schema: {
     properties: {

@@ -21,6 +21,7 @@ function sinceMark(context: StepContext, since: Since | undefined): number {
 
 export const expectConsoleStep = defineStep<{ pattern: string; since?: Since; absent?: boolean; flags?: string }>({
   type: 'expect-console',
+  needsPower: (p) => !p.absent,
   description:
     'Wait for a console line matching a regular expression, looking back to the start of the previous step (since: previous-step), this step, or the run; with absent: true, fail if such a line appeared',
   schema: {
@@ -56,6 +57,7 @@ export const expectConsoleStep = defineStep<{ pattern: string; since?: Since; ab
 
 export const expectStateStep = defineStep<{ state: BoardState }>({
   type: 'expect-state',
+  needsPower: (p) => p.state !== 'off' && p.state !== 'offline',
   description: 'Wait until the board is in a state (ready, off, rom-recovery, hung...)',
   schema: { required: ['state'], properties: { state: { enum: [...BOARD_STATES] } } },
   defaultTimeoutMs: 60_000,
@@ -78,6 +80,7 @@ export const expectStateStep = defineStep<{ state: BoardState }>({
 
 export const expectOsVersionStep = defineStep<{ version: string }>({
   type: 'expect-os-version',
+  needsPower: true,
   description: 'The board runs this OS version',
   schema: { required: ['version'], properties: { version: { type: 'string', minLength: 1 } } },
   defaultTimeoutMs: 30_000,
@@ -89,6 +92,7 @@ export const expectOsVersionStep = defineStep<{ version: string }>({
 
 export const expectAppStateStep = defineStep<{ componentId: string; state: string; imageOf?: string }>({
   type: 'expect-app-state',
+  needsPower: true,
   description: "An app is in a state (running, stopped, debugging, notPresent); with imageOf, it runs the image of that artefact",
   schema: {
     required: ['componentId', 'state'],

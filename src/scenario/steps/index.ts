@@ -5,6 +5,7 @@ import { advanceClockStep, collectErrorReportsStep, faultStep, installStep } fro
 import { expectAppStateStep, expectConsoleStep, expectOsVersionStep, expectStateStep } from './expect-steps.js';
 import { powerCutSweepStep } from './power-cut-sweep.js';
 import { recoverStep } from './recovery-steps.js';
+import { bringUpStep } from './bring-up-step.js';
 import { appControlStep, restartStep, sideloadStep } from './rest-steps.js';
 import { powerCycleStep, powerStep, resetStep, strapStep, waitStep } from './power-steps.js';
 
@@ -32,6 +33,7 @@ export const BUILTIN_STEPS: ReadonlyArray<StepType<never>> = [
   verifyCertificateStep,
   setOsTrustStep,
   recoverStep,
+  bringUpStep,
   sideloadStep,
   appControlStep,
   restartStep,

@@ -52,6 +52,7 @@ export function sampleCutPoints(total: number, count: number | undefined): numbe
 
 export const powerCutSweepStep = defineStep<{ from: string; to: string; sample?: number | null; healthWindowMs?: number }>({
   type: 'power-cut-sweep',
+  needsPower: true,
   description: 'Install OS artefact `to` (then back to `from`) with power cut before each flash operation; the board must always boot a complete set',
   schema: {
     required: ['from', 'to'],

@@ -26,6 +26,7 @@ export const powerCycleStep = defineStep<{ offMs?: number }>({
 
 export const resetStep = defineStep<Record<string, never>>({
   type: 'reset',
+  needsPower: true,
   description: 'Pulse the reset line (SYSRST_N)',
   schema: { properties: {} },
   defaultTimeoutMs: 30_000,

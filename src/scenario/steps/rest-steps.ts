@@ -16,6 +16,7 @@ function restClient(context: StepContext, capability?: Buffer): DeviceRestClient
 
 export const sideloadStep = defineStep<{ artefact: string; expectError?: number; capability?: string; appControlMode?: 'Auto' | 'Manual' }>({
   type: 'sideload',
+  needsPower: true,
   description: 'Sideload an artefact over the REST API (PUT /update/stage, POST /update/install); with expectError, the device must refuse it with that code',
   schema: {
     required: ['artefact'],
@@ -45,6 +46,7 @@ export const sideloadStep = defineStep<{ artefact: string; expectError?: number;
 
 export const appControlStep = defineStep<{ componentId: string; action: 'start' | 'stop' | 'remove'; expectState?: string; capability?: string }>({
   type: 'app',
+  needsPower: true,
   description: 'Start, stop or remove an app over the REST API; optionally check the state it reports after',
   schema: {
     required: ['componentId', 'action'],
@@ -71,6 +73,7 @@ export const appControlStep = defineStep<{ componentId: string; action: 'start' 
 
 export const restartStep = defineStep<Record<string, never>>({
   type: 'restart',
+  needsPower: true,
   description: 'Restart the device through its REST API (POST /restart)',
   schema: { properties: {} },
   defaultTimeoutMs: 30_000,

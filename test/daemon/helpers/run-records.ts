@@ -26,6 +26,7 @@ export function step(index: number, verdict: Verdict | null, overrides: Partial<
 export function runRecord(id: string, overrides: Partial<RunRecord> = {}, stepCount = 3, consoleCount = 5): RunRecord {
   return {
     id,
+    kind: 'scenario',
     scenario: 'boot-smoke',
     scenarioDigest: 'sha256:' + 'ab'.repeat(32),
     boardId: 'board-01',

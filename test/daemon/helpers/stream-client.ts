@@ -56,6 +56,26 @@ export class StreamClient {
     await waitFor(() => this.events.length >= count, timeoutMs, `${count} events (have ${this.events.length})`);
   }
 
+  /** The first event (already received or still to come) that satisfies `predicate`. */
+  waitForEvent(predicate: (event: DaemonEvent) => boolean, timeoutMs: number, what: string): Promise<DaemonEvent> {
+    const seen = this.events.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.ws.off('message', onMessage);
+        reject(new Error(`no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onMessage = () => {
+        const event = this.events.find(predicate);
+        if (!event) return;
+        clearTimeout(timer);
+        this.ws.off('message', onMessage);
+        resolve(event);
+      };
+      this.ws.on('message', onMessage);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.ws.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {

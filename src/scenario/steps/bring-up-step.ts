@@ -1,0 +1,90 @@
+import type { Board, BoardState } from '../../device/board.js';
+import { DeviceRestClient } from '../../device/rest/device-rest-client.js';
+import { RigError } from '../../util/failure.js';
+import { defineStep, type StepContext } from '../step-type.js';
+import { buildRecoverySetFor, recoverFrom } from './recovery-steps.js';
+
+/**
+ * Whatever a cancelled or failed run left behind, bring the board back to
+ * services up: strap released, powered, reset if hung, recovered over its
+ * recovery UART if stuck in ROM, and finally its device REST API answering,
+ * which is how a real board shows its services are up. The heart of the rig's
+ * health check.
+ */
+const SETTLED: ReadonlySet<BoardState> = new Set(['off', 'ready', 'hung', 'broken', 'rom-recovery', 'offline']);
+const DEFAULT_BASELINE_OS = '22.11';
+
+/** The board's state once it stops booting (listening first, so a change between the two is not missed). */
+async function settledState(board: Board, context: StepContext): Promise<BoardState> {
+  return new Promise<BoardState>((resolve, reject) => {
+    const done = (error: unknown, state?: BoardState) => {
+      board.off('state', onState);
+      context.signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve(state!);
+    };
+    const onState = (state: BoardState) => {
+      if (SETTLED.has(state)) done(null, state);
+    };
+    const onAbort = () => done(context.signal.reason);
+    board.on('state', onState);
+    context.signal.addEventListener('abort', onAbort, { once: true });
+    // A board that is off answers nothing (its flash has no power): its state is what we know.
+    if (board.state() === 'off') return done(null, 'off');
+    board.info({ signal: context.signal, timeoutMs: Math.min(10_000, context.remainingMs()) }).then(
+      (info) => {
+        if (SETTLED.has(info.state)) done(null, info.state);
+      },
+      (error: unknown) => (board.state() === 'off' ? done(null, 'off') : done(error)),
+    );
+  });
+}
+
+export const bringUpStep = defineStep<{ recoverTo?: string }>({
+  type: 'bring-up',
+  description:
+    "Bring the board to services up from whatever state it is in: release the recovery strap, power it on if off, reset it if hung, recover it over its recovery UART to the rig's baseline OS (or recoverTo) if it is stuck in ROM; its device REST API must then answer",
+  schema: { properties: { recoverTo: { type: 'string', pattern: '^[0-9]{2}\\.[0-9]{2}$' } } },
+  defaultTimeoutMs: 10 * 60_000,
+  run: async ({ recoverTo }, context) => {
+    const { board } = context;
+    const options = () => ({ signal: context.signal, timeoutMs: context.remainingMs() });
+    if (board.state() === 'offline') throw new RigError('device-fault', 'board-offline', `board ${board.identity.id} is offline: the rig cannot reach it`);
+    const did: string[] = [];
+    // A strap left high (a recovery cut short) would send every reset to ROM.
+    await board.setRecoveryStrap(false, options());
+    let state = await settledState(board, context);
+    if (state === 'off') {
+      await board.power(true, options());
+      did.push('powered on');
+      state = await settledState(board, context);
+    }
+    if (state === 'hung') {
+      await board.reset(options());
+      did.push('reset (it was hung)');
+      state = await settledState(board, context);
+    }
+    if (state === 'broken' || state === 'rom-recovery') {
+      const osVersion = recoverTo ?? context.run.services.baselineOsVersion ?? DEFAULT_BASELINE_OS;
+      context.note(`board is ${state}: recovering it to OS ${osVersion}`);
+      const { dir } = await buildRecoverySetFor(context, osVersion);
+      await recoverFrom(context, dir);
+      did.push(`recovered to OS ${osVersion} (it was ${state})`);
+      state = await settledState(board, context);
+    }
+    if (state !== 'ready') throw new RigError('device-fault', 'board-not-ready', `board is ${state} after ${did.length ? did.join(', ') : 'waiting for it'}`);
+    const endpoint = board.restEndpoint();
+    if (endpoint) {
+      const rest = new DeviceRestClient({ baseUrl: endpoint.baseUrl, caPem: endpoint.caPem });
+      try {
+        const osVersion = await rest.osVersion(options());
+        context.measure('device API answers with an OS version', osVersion.length > 0, { equals: true });
+      } catch (error) {
+        throw new RigError('device-fault', 'services-down', `the board's device REST API does not answer: ${(error as Error).message}`, {}, { cause: error });
+      } finally {
+        rest.close();
+      }
+    }
+    context.note(did.length ? `services up after: ${did.join(', ')}` : 'services up');
+  },
+});
