@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Board } from '../device/board.js';
-import { RigError } from '../util/failure.js';
+import { InputError, RigError } from '../util/failure.js';
 import { componentLogger } from '../util/logger.js';
 import { queuedRunRecord, type ConsoleExcerptLine, type RunKind, type RunRecord } from '../scenario/run-record.js';
 import { runScenario, type RunObserver } from '../scenario/runner.js';
@@ -247,7 +247,7 @@ export class RunScheduler {
       return [board];
     }
     const tags = submission.tags ?? [];
-    if (!tags.length) throw new RigError('infra-error', 'no-selection', 'choose boards with a board id or tags');
+    if (!tags.length) throw new InputError('no-selection', 'choose boards with a board id or tags');
     const boards = [...this.options.boards().values()];
     const matching = boards.filter((b) => tags.every((t) => t === 'all' || b.identity.tags.includes(t)));
     if (!matching.length) throw notFound('no-board-matches', `no board has the tags ${tags.join(', ')}`);
@@ -342,13 +342,14 @@ export class RunScheduler {
   /** An unknown board gets its health check; one the rig cannot reach is bad at once, saying why. */
   #checkUnknownBoard(board: Board): void {
     const boardId = board.identity.id;
+    // A kind the rig does not check counts as good: its runs say for themselves what they find.
+    if (!this.options.healthCheckFor?.(board)) {
+      this.options.health?.set(boardId, 'good', 'not health-checked (the rig has no health check for its kind)');
+      return;
+    }
     if (board.state() === 'offline') {
       const why = (board as Board & { why?: string }).why;
       this.options.health?.set(boardId, 'bad', `offline${why ? `: ${why}` : ''}`);
-      return;
-    }
-    if (!this.options.healthCheckFor?.(board)) {
-      this.options.health?.set(boardId, 'good', null);
       return;
     }
     this.requestHealthCheck(boardId);

@@ -80,7 +80,7 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
 
     // The CLI's stream says so at once instead of retrying for ever.
     const watch = await runCli(['watch', '--daemon', daemon.url, '--token', 'srt_nope_nope'], { timeoutMs: 20_000 });
-    expect(watch.code).to.equal(3);
+    expect(watch.code).to.equal(2);
     expect(watch.stderr).to.contain(`the daemon at ${daemon.url} refused the token for its event stream (HTTP 401)`);
 
     for (const query of ['subscribe=*', 'subscribe=*&token=srt_nope_nope']) {
@@ -99,9 +99,9 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
       ['POST', '/api/v1/runs', { scenario: 42 }, 400, 'invalid-request', 'body.scenario'],
       ['POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'bench-1', extra: true }, 400, 'invalid-request', 'body.extra'],
       ['POST', '/api/v1/runs', { scenario: 'boot-smoke' }, 400, 'no-selection'],
-      ['POST', '/api/v1/runs', { scenario: 'no-such', boardId: 'bench-1' }, 400, 'scenario-unknown'],
-      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'nope' }, 400, 'board-unknown'],
-      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', tags: ['no-such-tag'] }, 400, 'no-board-matches'],
+      ['POST', '/api/v1/runs', { scenario: 'no-such', boardId: 'bench-1' }, 404, 'scenario-unknown'],
+      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'nope' }, 404, 'board-not-found'],
+      ['POST', '/api/v1/runs', { scenario: 'boot-smoke', tags: ['no-such-tag'] }, 404, 'no-board-matches'],
       ['POST', '/api/v1/runs', 'x'.repeat(400_000), 413, 'body-too-large'],
       ['GET', '/api/v1/runs?limit=abc', undefined, 400, 'invalid-request', 'query.limit'],
       ['GET', '/api/v1/runs?limit=1e999', undefined, 400, 'invalid-request', 'query.limit'],
@@ -180,7 +180,7 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
     const watcher = await StreamClient.connect(streamUrl(`subscribe=run:*&token=${viewer}`));
     try {
       await watcher.waitForControl('live');
-      const lease = await daemon.request<{ holder: string }>('POST', '/api/v1/boards/bench-1/lease', { ttlMs: 60_000 }, operator);
+      const lease = await daemon.request<{ holder: string; expiresAt: string }>('POST', '/api/v1/boards/bench-1/lease', { ttlMs: 60_000 }, operator);
       expect(lease.status).to.equal(200);
       expect(lease.body.holder).to.equal('manual:qa-operator');
 
@@ -192,7 +192,7 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
       );
       expect(submitted.status).to.equal(201);
       const [queued] = submitted.body.runs;
-      expect(submitted.body.runs).to.deep.equal([{ id: queued!.id, scenario: 'boot-smoke', boardId: 'bench-1', status: 'queued' }]);
+      expect(submitted.body.runs).to.deep.equal([{ id: queued!.id, scenario: 'boot-smoke', boardId: 'bench-1', status: 'queued', waiting: `board bench-1 is leased by manual:qa-operator until ${lease.body.expiresAt}` }]);
       const id = queued!.id;
 
       await watcher.waitForEvents(1);
@@ -214,7 +214,7 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
       expect((await daemon.request('DELETE', '/api/v1/boards/bench-1/lease', undefined, operator)).status).to.equal(204);
       await waitFor(() => watcher.events.some((e) => e.type === 'run.ended'), 60_000, 'run.ended');
       const types = watcher.events.map((e) => e.type);
-      expect(types.slice(0, 2), types.join(' ')).to.deep.equal(['run.queued', 'run.started']);
+      expect(types.slice(0, 3), types.join(' ')).to.deep.equal(['run.queued', 'run.waiting', 'run.started']);
       expect(types.at(-1)).to.equal('run.ended');
       expect(watcher.events.every((e) => e.topic === `run:${id}`)).to.equal(true);
 

@@ -93,12 +93,18 @@ describe('the rig daemon (sphere-rig up) with emulated boards', function () {
   }
 
   it('exits with the verdict of a failing run and exports it', async () => {
-    const result = await cli(['run', 'boot-smoke', '--board', 'bench-1', '--json']);
-    expect(result.code).to.equal(3);
+    const result = await cli(['run', 'fails', '--board', 'emu-3', '--json']);
+    expect(result.code, result.stderr).to.equal(1);
     const report = JSON.parse(result.stdout) as { runs: Array<{ id: string; verdict: string }> };
-    expect(report.runs[0]!.verdict).to.equal('infra-error');
+    expect(report.runs[0]!.verdict).to.equal('test-failed');
     const junit = await daemon.request<string>('GET', `/api/v1/runs/${report.runs[0]!.id}/junit`);
-    expect(junit.body).to.contain('type="infra-error"');
+    expect(junit.body).to.contain('<failure');
+  });
+
+  it('refuses a run on the missing real board (bad: offline) as an infrastructure fault, saying why', async () => {
+    const result = await cli(['run', 'boot-smoke', '--board', 'bench-1']);
+    expect(result.code).to.equal(3);
+    expect(result.stderr).to.match(/board bench-1 is bad \(offline: /);
   });
 
   it('after SIGKILL with 8 runs in flight, keeps finished runs, marks the others interrupted, and runs again', async () => {

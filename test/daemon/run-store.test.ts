@@ -130,7 +130,7 @@ describe('RunStore: run records in SQLite', () => {
   it('keeps its schema version and refuses a file from a newer sphere-rig', () => {
     store.close();
     const raw = new Database(dir.file('runs.sqlite'));
-    expect(raw.pragma('user_version', { simple: true })).to.equal(1);
+    expect(raw.pragma('user_version', { simple: true })).to.equal(2);
     expect(raw.pragma('journal_mode', { simple: true })).to.equal('wal');
     raw.pragma('user_version = 99');
     raw.close();
