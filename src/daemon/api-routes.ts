@@ -106,6 +106,11 @@ export function apiRoutes(context: ApiContext): Router {
       const holder = `manual:${principalOf(res)?.name ?? 'api'}`;
       const lease = context.scheduler.leases.get(board.identity.id);
       if (lease && lease.holder !== holder) throw conflict('board-leased', `board ${board.identity.id} is busy (${lease.holder})`);
+      // Not a fault of the daemon: the board cannot be reached (its info says why).
+      if (board.state() === 'offline') {
+        const info = await board.info({ timeoutMs: 3_000 }).catch(() => null);
+        throw conflict('board-offline', `board ${board.identity.id} is offline${info?.offlineReason ? `: ${String(info.offlineReason)}` : ''}`);
+      }
       const { action } = validated<{ action: string }>(res).body;
       const options = { timeoutMs: 30_000 };
       if (action === 'power-on') await board.power(true, options);

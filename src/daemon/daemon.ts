@@ -117,6 +117,11 @@ export class Daemon {
     if (interrupted.length) log.warn('runs interrupted by the previous daemon marked infra-error', { runs: interrupted });
     const bus = EventBus.open({ path: join(stateDir, 'events.sqlite') });
     const events = new RunEventPublisher(bus);
+    // Their end was never announced: a client following them must not wait for ever.
+    for (const id of interrupted) {
+      const record = runs.get(id);
+      if (record) events.runEnded(record);
+    }
     const tokens = ApiTokenStore.open(join(stateDir, 'api-tokens.json'));
     const adminToken = ensureLocalAdminToken(tokens, join(stateDir, 'admin.token'));
     const daa = await DaaService.open({ stateDir: join(stateDir, 'daa') });

@@ -82,6 +82,8 @@ export class RunScheduler {
   /** What each waiting run was last told, so a reason is announced once per change. */
   readonly #waitingSaid = new Map<string, string>();
   readonly #leaseTimers = new Map<string, NodeJS.Timeout>();
+  /** Boards the rig cannot reach for now, and why (see `boardLost`). */
+  readonly #suspended = new Map<string, string>();
   #closed = false;
 
   constructor(private readonly options: SchedulerOptions) {
@@ -192,6 +194,26 @@ export class RunScheduler {
     this.#pump(boardId);
   }
 
+  /**
+   * The rig lost its way to a board for a while (its emulator died and is being
+   * restarted): the run on it ends at once with `error` (its teardown still runs),
+   * queued runs wait saying `why`, and nothing starts on it until `boardBack`, when
+   * it is health-checked first.
+   */
+  boardLost(boardId: string, error: RigError, why: string): void {
+    this.#suspended.set(boardId, why);
+    this.#running.get(boardId)?.controller.abort(error);
+    this.options.health?.set(boardId, 'unknown', why);
+    this.#announceWaiting(boardId);
+  }
+
+  boardBack(boardId: string): void {
+    if (!this.#suspended.delete(boardId)) return;
+    const health = this.options.health?.get(boardId);
+    if (health?.status === 'unknown') this.options.health?.set(boardId, 'unknown', 'back after an outage: not checked since');
+    this.#pump(boardId);
+  }
+
   /** Stop taking runs, cancel what runs, wait for teardowns. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -265,6 +287,8 @@ export class RunScheduler {
 
   /** Why `run` (queued for the board) does not start now; null when it can. */
   #waitReason(boardId: string, run: RunRecord): string | null {
+    const suspended = this.#suspended.get(boardId);
+    if (suspended) return `board ${boardId} is unreachable for now (${suspended})`;
     const running = this.#running.get(boardId);
     if (running) return `board ${boardId} is busy with ${running.record.kind === 'health-check' ? 'a health check' : `run ${running.record.id} (${running.record.scenario})`}`;
     const lease = this.leases.get(boardId);
@@ -314,6 +338,7 @@ export class RunScheduler {
 
   #pump(boardId: string): void {
     if (this.#closed || this.#running.has(boardId)) return;
+    if (this.#suspended.has(boardId)) return this.#announceWaiting(boardId);
     const board = this.options.boards().get(boardId);
     if (!board) return;
     const lease = this.leases.get(boardId);

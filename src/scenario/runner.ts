@@ -99,7 +99,8 @@ export async function runScenario(options: RunOptions): Promise<RunRecord> {
 
   const mainVerdicts = record.steps.filter((s) => s.phase !== 'teardown' && s.verdict).map((s) => s.verdict!);
   let verdict = combineVerdicts(mainVerdicts);
-  if (options.signal?.aborted) verdict = 'cancelled';
+  const stopped = options.signal?.aborted ? (options.signal.reason as unknown) : undefined;
+  if (options.signal?.aborted) verdict = stopped instanceof RigError ? stopped.failureClass : 'cancelled';
   else if (runTimeout.aborted && verdict !== 'passed') verdict = 'timeout';
   // A failed teardown does not fail a passed test, but it is infrastructure trouble worth saying.
   const teardownFailure = record.steps.find((s) => s.phase === 'teardown' && s.verdict && s.verdict !== 'passed');
@@ -107,8 +108,10 @@ export async function runScenario(options: RunOptions): Promise<RunRecord> {
   record.verdict = verdict;
   record.reason = firstFailure
     ? `${firstFailure.name}: ${firstFailure.message ?? firstFailure.verdict}`
-    : verdict === 'cancelled'
-      ? 'cancelled'
+    : options.signal?.aborted
+      ? stopped instanceof RigError && stopped.failureClass !== 'cancelled'
+        ? `${stopped.code}: ${stopped.message}`
+        : 'cancelled'
       : teardownFailure
         ? `teardown ${teardownFailure.name}: ${teardownFailure.message ?? teardownFailure.verdict}`
         : null;
@@ -250,6 +253,8 @@ function isAbort(error: unknown): boolean {
 function classify(error: unknown, stepTimeout: AbortSignal, runSignal: AbortSignal): Verdict {
   if (runSignal.aborted) {
     const reason = runSignal.reason as Error | undefined;
+    // The rig may end a run for a reason of its own (the emulator died): that class, not a cancel.
+    if (reason instanceof RigError) return reason.failureClass;
     return reason?.name === 'TimeoutError' ? 'timeout' : 'cancelled';
   }
   if (stepTimeout.aborted) return 'timeout';

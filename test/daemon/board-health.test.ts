@@ -114,6 +114,10 @@ describe('board health: checks, bad boards, maintenance, holds and readiness (da
     const refused = await daemon.request<{ error: { code: string; message: string } }>('POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'bench-1' });
     expect(refused.status).to.equal(409);
     expect(refused.body.error.code).to.equal('board-unavailable');
+    // Acting on a board the rig cannot reach is a conflict that says why, not a 500.
+    const action = await daemon.request<{ error: { code: string; message: string } }>('POST', '/api/v1/boards/bench-1/actions', { action: 'power-on' });
+    expect([action.status, action.body.error.code]).to.deep.equal([409, 'board-offline']);
+    expect(action.body.error.message).to.match(/^board bench-1 is offline: /);
   });
 
   it('power-cut-update with no sample sweeps every cut point and passes', async () => {
@@ -221,10 +225,14 @@ describe('board health: checks, bad boards, maintenance, holds and readiness (da
   it('a run cut short by a daemon kill keeps its console lines, provenance and passed steps; the running step says it was interrupted', async () => {
     const [id] = await daemon.submit({ scenario: 'boot-then-wait', boardId: 'emu-2' });
     await stream.waitForEvent((e) => e.type === 'step.started' && (e.payload as { runId: string; name: string }).runId === id && (e.payload as { name: string }).name === 'hold', 120_000, 'the hold step');
+    const seen = stream.lastSeq;
     await stream.close();
     await daemon.stop('SIGKILL');
     daemon = await daemon.restart();
-    stream = await StreamClient.connect(`${daemon.url.replace('http', 'ws')}/api/v1/stream?subscribe=run:*,board:*&token=${daemon.token}`);
+    stream = await StreamClient.connect(`${daemon.url.replace('http', 'ws')}/api/v1/stream?subscribe=run:*,board:*&since=${seen}&token=${daemon.token}`);
+    // The restarted daemon announces the end of the run it found interrupted.
+    const ended = await stream.waitForEvent((e) => e.type === 'run.ended' && (e.payload as { runId: string }).runId === id, 30_000, 'run.ended of the interrupted run');
+    expect(ended.payload).to.deep.include({ verdict: 'infra-error', reason: 'interrupted' });
     const record = await run(id!);
     expect([record.status, record.verdict, record.reason]).to.deep.equal(['finished', 'infra-error', 'interrupted']);
     expect(record.steps.map((s) => [s.name, s.verdict])).to.deep.equal([
