@@ -7,6 +7,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The daemon's `error.details`, when it gave any (e.g. `param` of a refused run parameter). */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -28,6 +30,10 @@ export class ApiClient {
 
   post<T>(path: string, body?: unknown): Promise<T> {
     return this.request<T>('POST', path, body);
+  }
+
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
   }
 
   /** A protected file (JUnit, JSON report) fetched with the token; the name comes from Content-Disposition. */
@@ -64,14 +70,16 @@ export class ApiClient {
     if (response.ok) return response;
     let code = `http-${response.status}`;
     let message = response.statusText || `HTTP ${response.status}`;
+    let details: Record<string, unknown> = {};
     try {
-      const answer = (await response.json()) as { error?: { code?: string; message?: string } };
+      const answer = (await response.json()) as { error?: { code?: string; message?: string; details?: Record<string, unknown> } };
       code = answer.error?.code ?? code;
       message = answer.error?.message ?? message;
+      details = answer.error?.details ?? details;
     } catch {
       // not JSON: keep the status text
     }
     if (response.status === 401) this.onUnauthorized();
-    throw new ApiError(response.status, code, message);
+    throw new ApiError(response.status, code, message, details);
   }
 }

@@ -12,6 +12,11 @@ export type BoardState = 'unknown' | 'off' | 'rom-recovery' | 'booting' | 'ready
 export type Role = 'viewer' | 'operator' | 'admin';
 export type RunStatus = 'queued' | 'running' | 'finished';
 export type BoardAction = 'power-on' | 'power-off' | 'power-cycle' | 'reset';
+/** Whether a board may take runs, beside its state: checked good, not checked yet, failed its check, or taken out by an operator. */
+export type HealthStatus = 'good' | 'unknown' | 'bad' | 'maintenance' | 'retired';
+export const HEALTH_STATUSES: readonly HealthStatus[] = ['good', 'unknown', 'bad', 'maintenance', 'retired'];
+/** Health checks are ordinary runs, recorded with their own kind. */
+export type RunKind = 'scenario' | 'health-check';
 
 export interface Whoami {
   name: string;
@@ -46,6 +51,26 @@ export interface BoardLease {
   expiresAt: string | null;
 }
 
+export interface BoardHealth {
+  status: HealthStatus;
+  /** Why, e.g. "health check failed: services up: timed out after 60000 ms". */
+  reason: string | null;
+  /** ISO time of the last change. */
+  since: string;
+  /** A health-check run is queued or running for the board. */
+  checking: boolean;
+  lastCheck: { runId: string; verdict: Verdict; endedAt: string } | null;
+}
+
+/** The board's last finished run of kind "scenario". */
+export interface BoardLastRun {
+  id: string;
+  scenario: string;
+  verdict: Verdict;
+  reason: string | null;
+  endedAt: string;
+}
+
 export interface Board {
   id: string;
   driver: 'emulated' | 'mt3620';
@@ -60,14 +85,35 @@ export interface Board {
   lease: BoardLease | null;
   runningRun: { id: string; scenario: string } | null;
   queuedRuns: number;
+  health: BoardHealth;
+  lastRun: BoardLastRun | null;
+  /** Why queued runs of this board do not start ("board in maintenance"), null when none wait. */
+  waiting: string | null;
+  /** Reading the board's state failed (board.info()). */
   error?: string;
+  /** Why the rig cannot reach the board (offline boards). */
+  offlineReason?: string;
+}
+
+export type ParamValue = string | number | boolean;
+
+/** A parameter a scenario declares; a run may set it (the daemon coerces strings to `type`). */
+export interface ScenarioParamDeclaration {
+  type: 'string' | 'integer' | 'number' | 'boolean';
+  description: string;
+  required: boolean;
+  default?: ParamValue;
+  minimum?: number;
+  maximum?: number;
+  pattern?: string;
+  enum?: ParamValue[];
 }
 
 export interface ScenarioInfo {
   name: string;
   description: string;
   tags: string[];
-  params: Record<string, unknown>;
+  params: Record<string, ScenarioParamDeclaration>;
   digest: string;
   steps: Array<{ type: string; name: string }>;
 }
@@ -138,6 +184,10 @@ export interface RunSummary {
   endedAt: string | null;
   provenance?: Provenance | null;
   stepCount?: number;
+  /** Absent only where the page learnt of a run from an event that does not say (then: unknown, shown as a scenario run). */
+  kind?: RunKind;
+  /** A queued run: why it has not started. */
+  waiting?: string | null;
 }
 
 export interface RunRecord extends RunSummary {
@@ -162,7 +212,7 @@ export interface StreamEvent {
 
 export interface EventPayloads {
   'board.state': { boardId: string; from: string | null; to: BoardState; reason?: string | null };
-  'run.queued': { runId: string; scenario: string; boardId: string; requestedBy?: string | null };
+  'run.queued': { runId: string; scenario: string; boardId: string; requestedBy?: string | null; kind?: RunKind };
   'run.started': { runId: string; scenario: string; boardId: string };
   'run.ended': { runId: string; scenario: string; boardId: string; verdict: Verdict; reason: string | null };
   'step.started': { runId: string; index: number; name: string; type: string; attempt?: number };
@@ -171,6 +221,9 @@ export interface EventPayloads {
   measurement: { runId: string; stepIndex: number; measurement: Measurement };
   'console.line': { boardId: string; uart?: string; runId?: string | null; line: ConsoleLine };
   system: { level: 'info' | 'warn' | 'error'; message: string; details?: Record<string, unknown> };
+  /** `checking`: whether a health check is pending now (absent: unchanged). */
+  'board.health': { boardId: string; from: HealthStatus | null; to: HealthStatus; reason: string | null; checking?: boolean };
+  'run.waiting': { runId: string; boardId: string; reason: string };
 }
 
 /** The error-report document collected from a board (README, "Error reports"). */

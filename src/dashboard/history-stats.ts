@@ -5,7 +5,8 @@ import type { RunSummary, Verdict } from './api-types.js';
  * and per board (overall and over time), flaky scenarios, and boards the rig
  * itself keeps failing on. A run counts towards a pass rate only when it was
  * judged: infra errors (the rig failed, not the board), cancellations and
- * not-applicable runs are counted on their own.
+ * not-applicable runs are counted on their own. Flakiness is stricter still
+ * (countsTowardsFlakiness).
  */
 export type GroupBy = 'scenario' | 'board';
 
@@ -56,10 +57,11 @@ export function groupStats(runs: readonly RunSummary[], by: GroupBy): GroupStats
 
 export interface FlakyScenario {
   scenario: string;
+  /** Runs that passed or failed their test (health checks and rig or board failures left out). */
   judged: number;
   passed: number;
   failed: number;
-  /** How often consecutive judged runs changed between pass and fail. */
+  /** How often consecutive counted runs changed between pass and fail. */
   flips: number;
   flipRate: number;
   /** Boards on which it failed. */
@@ -67,11 +69,22 @@ export interface FlakyScenario {
   recent: Verdict[];
 }
 
-/** Scenarios with both passes and failures among their judged runs, the most erratic first. */
+/**
+ * Whether a run tells about a scenario's flakiness: only a pass or a test
+ * failure says what the product did. Infra errors, device faults, timeouts,
+ * cancellations and not-applicable runs say more about the rig or the board
+ * (the infra-error view counts those), and health checks test the board, not
+ * the product.
+ */
+export function countsTowardsFlakiness(run: Pick<RunSummary, 'kind' | 'verdict'>): boolean {
+  return run.kind !== 'health-check' && (run.verdict === 'passed' || run.verdict === 'test-failed');
+}
+
+/** Scenarios that both passed and failed their tests (see countsTowardsFlakiness), the most erratic first. */
 export function flakyScenarios(runs: readonly RunSummary[]): FlakyScenario[] {
   const byScenario = new Map<string, RunSummary[]>();
   for (const run of chronological(runs)) {
-    if (run.status !== 'finished' || !isJudged(run.verdict)) continue;
+    if (run.status !== 'finished' || !countsTowardsFlakiness(run)) continue;
     const list = byScenario.get(run.scenario) ?? [];
     list.push(run);
     byScenario.set(run.scenario, list);

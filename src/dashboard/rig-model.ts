@@ -165,14 +165,14 @@ export class RigModel {
       }
       case 'run.queued': {
         const p = event.payload as unknown as EventPayloads['run.queued'];
-        const run = this.upsertRun({ id: p.runId, scenario: p.scenario, boardId: p.boardId, status: 'queued', requestedBy: p.requestedBy ?? null });
+        const run = this.upsertRun({ id: p.runId, scenario: p.scenario, boardId: p.boardId, status: 'queued', requestedBy: p.requestedBy ?? null, ...(p.kind ? { kind: p.kind } : {}) });
         run.queuedAt ??= event.time;
         this.runChanged(p.runId);
         return;
       }
       case 'run.started': {
         const p = event.payload as unknown as EventPayloads['run.started'];
-        const run = this.upsertRun({ id: p.runId, scenario: p.scenario, boardId: p.boardId, status: 'running' });
+        const run = this.upsertRun({ id: p.runId, scenario: p.scenario, boardId: p.boardId, status: 'running', waiting: null });
         run.startedAt ??= event.time;
         const board = this.boards.get(p.boardId);
         if (board) {
@@ -245,6 +245,28 @@ export class RigModel {
         }
         this.runChanged(p.runId);
         this.refresh.run(p.runId);
+        this.refresh.board(p.boardId);
+        return;
+      }
+      case 'board.health': {
+        const p = event.payload as unknown as EventPayloads['board.health'];
+        const board = this.boards.get(p.boardId);
+        if (board) {
+          board.health = { ...board.health, status: p.to, reason: p.reason, since: event.time, checking: p.checking ?? board.health.checking };
+          this.changes.emit(`board:${p.boardId}`);
+        }
+        // The event leaves out whether a check is pending and the last check: the board has them.
+        this.refresh.board(p.boardId);
+        return;
+      }
+      case 'run.waiting': {
+        const p = event.payload as unknown as EventPayloads['run.waiting'];
+        const run = this.runs.get(p.runId);
+        const record = this.records.get(p.runId);
+        if (record?.status === 'queued') record.waiting = p.reason;
+        if (run?.status === 'queued') run.waiting = p.reason;
+        this.runChanged(p.runId);
+        // The board says why its queue waits too.
         this.refresh.board(p.boardId);
         return;
       }

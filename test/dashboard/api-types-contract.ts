@@ -1,5 +1,7 @@
 import type * as Page from '../../src/dashboard/api-types.js';
+import type { BoardHealth, BoardHealthStatus } from '../../src/daemon/board-health.js';
 import type { DaemonEventPayloads } from '../../src/daemon/daemon-event.js';
+import type { ParamSpec } from '../../src/scenario/scenario-params.js';
 import type * as Server from '../../src/scenario/run-record.js';
 import type { Verdict } from '../../src/scenario/verdict.js';
 import type { BoardState } from '../../src/device/board.js';
@@ -20,6 +22,11 @@ export const apiTypesContract: {
   verdictBack: Accepts<Verdict, Page.Verdict>;
   runStatus: Accepts<Page.RunStatus, Server.RunStatus>;
   boardState: Accepts<Page.BoardState, BoardState>;
+  healthStatus: Accepts<Page.HealthStatus, BoardHealthStatus>;
+  healthStatusBack: Accepts<BoardHealthStatus, Page.HealthStatus>;
+  boardHealth: Accepts<Page.BoardHealth, BoardHealth>;
+  runKind: Accepts<Page.RunKind, Server.RunKind>;
+  scenarioParam: Accepts<Page.ScenarioParamDeclaration, ParamSpec>;
   measurement: Accepts<Page.Measurement, Server.Measurement>;
   stepRecord: Accepts<Page.StepRecord, Server.StepRecord>;
   artefact: Accepts<Page.Artefact, Server.Artefact>;
@@ -34,6 +41,11 @@ export const apiTypesContract: {
   verdictBack: true,
   runStatus: true,
   boardState: true,
+  healthStatus: true,
+  healthStatusBack: true,
+  boardHealth: true,
+  runKind: true,
+  scenarioParam: true,
   measurement: true,
   stepRecord: true,
   artefact: true,

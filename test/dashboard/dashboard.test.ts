@@ -55,7 +55,7 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
     expect(facts).to.contain('Baseline App (running)');
     expect(facts).to.match(/attested · expires in \d+ h/);
     expect(facts).to.contain('free');
-    const { body: boards } = await daemon.request<Array<{ id: string; deviceId: string }>>('GET', '/api/v1/boards');
+    const { body: boards } = await daemon.request<Array<{ id: string; deviceId: string; offlineReason?: string }>>('GET', '/api/v1/boards');
     const deviceId = boards.find((b) => b.id === 'emu-1')!.deviceId;
     expect(await card.locator('code.device-id').getAttribute('title')).to.equal(deviceId);
     expect((await card.locator('code.device-id').innerText()).length).to.be.lessThan(20);
@@ -64,6 +64,17 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
     const summary = await page.locator('.rig-summary').innerText();
     expect(summary).to.match(/^5 boards: /);
     expect(summary).to.contain('4 ready').and.to.contain('1 offline');
+    // Health beside state: the emulated boards passed their start-up health check; the absent real board is unhealthy.
+    for (const id of ['emu-1', 'emu-2', 'emu-3', 'emu-4']) await page.locator(`.board-card[data-board="${id}"] .health-badge[data-health="good"]`).waitFor({ timeout: 30_000 });
+    const bench = page.locator('.board-card[data-board="bench-1"]');
+    await bench.locator('.health-badge[data-health="bad"]').waitFor();
+    // Why it is offline, as a sentence; the daemon's words one click away.
+    const offlineReason = boards.find((b) => b.id === 'bench-1')!.offlineReason!;
+    const problem = bench.locator('details[data-problem="offline"]');
+    expect(await problem.locator('summary').innerText()).to.match(/^The board is offline: /).and.not.to.contain(offlineReason);
+    expect(await problem.locator('.raw-detail').isVisible()).to.equal(false);
+    await problem.locator('summary').click();
+    expect(await problem.locator('.raw-detail').innerText()).to.equal(offlineReason);
     await saveScreenshot(page, 'rig.png');
   });
 
@@ -128,6 +139,12 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
     expect(junitText).to.contain('<testsuite');
     const [json] = await Promise.all([page.waitForEvent('download'), page.locator('[data-download="json"]').click()]);
     expect(JSON.parse(readFileSync((await json.path())!, 'utf8'))).to.deep.include({ id: runId, verdict: 'passed' });
+
+    // The board's card shows it as its last verdict, leading back to the run.
+    await page.evaluate(() => (window.location.hash = '#/rig'));
+    const lastRun = page.locator(`.board-card[data-board="emu-2"] .last-run[data-run="${runId}"]`);
+    await lastRun.locator('[data-verdict="passed"]').waitFor({ timeout: 10_000 });
+    expect(await lastRun.getByRole('link', { name: 'update-rollback' }).getAttribute('href')).to.equal(`#/runs/${runId}`);
   });
 
   it('cancels a running scenario from the page, by keyboard', async () => {
@@ -148,6 +165,11 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
       await page.waitForFunction(() => /Held by\s+run [0-9a-f]{8}/.test(document.querySelector<HTMLElement>('.board-card[data-board="emu-3"] .facts')!.innerText));
       await dismissToasts(page);
       await saveScreenshot(page, 'rig-busy.png');
+      // A health check asked now waits at the head of the board's queue: the card says a check is pending.
+      const [checkAnswer] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/boards/emu-3/health-check')), card.locator('[data-action="health-check"]').click()]);
+      expect(checkAnswer.status()).to.equal(202);
+      await card.locator('.checking-badge').waitFor({ timeout: 5_000 });
+      expect(await card.locator('[data-action="health-check"]').isDisabled()).to.equal(true);
       await card.getByRole('link', { name: 'slow' }).click();
       await page.waitForURL(new RegExp(`#/runs/${runId}$`));
       // The confirmation takes the focus, so Enter again confirms.
@@ -162,6 +184,10 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
       await page.locator('.run-head [data-verdict="cancelled"]').waitFor({ timeout: 20_000 });
       expect((await daemon.request<{ verdict: string }>('GET', `/api/v1/runs/${runId}`)).body.verdict).to.equal('cancelled');
       expect(await page.locator('.verdict-note').innerText()).to.contain('Cancelled');
+      // The check ran once the board was free: healthy, nothing pending.
+      await page.evaluate(() => (window.location.hash = '#/rig'));
+      await page.locator('.board-card[data-board="emu-3"] .health-badge[data-health="good"]').waitFor({ timeout: 30_000 });
+      await page.locator('.board-card[data-board="emu-3"] .checking-badge').waitFor({ state: 'detached', timeout: 30_000 });
     } finally {
       // Never leave the slow run holding its board for the tests after this one.
       await daemon.request('POST', `/api/v1/runs/${runId}/cancel`);
@@ -196,6 +222,15 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
       await viewer.locator('.board-card[data-board="emu-1"][data-state="ready"]').waitFor({ timeout: 30_000 });
       expect(await viewer.locator('form.start-run').count()).to.equal(0);
       expect(await viewer.locator('.board-card [data-action="power-cycle"]:visible, .board-card [data-action="reset"]:visible').count()).to.equal(0);
+      // Nothing a viewer cannot use: no boxes picking boards for runs, no health check, maintenance or power buttons.
+      expect(await viewer.locator('.board-card input.select-board').count()).to.equal(5);
+      expect(await viewer.locator('.board-card input.select-board:visible').count()).to.equal(0);
+      expect(await viewer.locator('.board-card [data-action]:visible').count()).to.equal(0);
+      // The board page too; the console download (reading) stays.
+      await viewer.evaluate(() => (window.location.hash = '#/boards/emu-1'));
+      await viewer.locator('.board-view .run-title .health-badge[data-health="good"]').waitFor();
+      expect(await viewer.locator('.board-view [data-action]:visible').count()).to.equal(0);
+      expect(await viewer.locator('.board-view [data-download="board-console"]').isVisible()).to.equal(true);
       // A run page offers downloads but no cancel.
       const { body } = await daemon.request<{ runs: Array<{ id: string }> }>('GET', '/api/v1/runs?status=finished&limit=1');
       await viewer.evaluate((id) => (window.location.hash = `#/runs/${id}`), body.runs[0]!.id);
@@ -214,8 +249,138 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
     }
   });
 
+  it('shows board health live: maintenance set elsewhere, drained boards not offered for runs, the toggle back to service', async () => {
+    await page.evaluate(() => (window.location.hash = '#/rig'));
+    const card = page.locator('.board-card[data-board="emu-1"]');
+    await card.locator('.health-badge[data-health="good"]').waitFor({ timeout: 30_000 });
+    // Someone else drains the board: the stream says so (well before the page's 30 s board refresh).
+    await daemon.request('PUT', '/api/v1/boards/emu-1/health', { status: 'maintenance', reason: 'reseating the USB cable' });
+    await card.locator('.health-badge[data-health="maintenance"]').waitFor({ timeout: 10_000 });
+    expect(await card.locator('.health-badge').getAttribute('title')).to.contain('reseating the USB cable');
+    const toggle = card.locator('[data-action="maintenance"]');
+    await page.waitForFunction(() => document.querySelector('.board-card[data-board="emu-1"] [data-action="maintenance"]')?.getAttribute('aria-pressed') === 'true');
+    // A drained board cannot be picked for a run, and a run by tags says it will not go there.
+    expect(await card.locator('input.select-board').isDisabled()).to.equal(true);
+    await page.locator('#run-tags').fill('emulated');
+    await page.waitForFunction(() => document.querySelector('.start-run .tags-note')?.textContent === 'Not sent to emu-1 (in maintenance).');
+    await page.locator('#run-tags').fill('');
+    await dismissToasts(page);
+    await saveScreenshot(page, 'rig-maintenance.png');
+    // Back to service from the card: unchecked, so a health check runs first, then it is healthy and can be picked again.
+    const [answer] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/boards/emu-1/health') && r.request().method() === 'PUT'), toggle.click()]);
+    expect(answer.request().postDataJSON()).to.deep.equal({ status: 'unknown' });
+    await card.locator('.health-badge[data-health="good"]').waitFor({ timeout: 30_000 });
+    await card.locator('.checking-badge').waitFor({ state: 'detached', timeout: 30_000 });
+    expect(await toggle.getAttribute('aria-pressed')).to.equal('false');
+    expect(await card.locator('input.select-board').isDisabled()).to.equal(false);
+  });
+
+  it('powers an off board on from its card, saying in words why it cannot be read meanwhile', async () => {
+    await page.evaluate(() => (window.location.hash = '#/rig'));
+    const card = page.locator('.board-card[data-board="emu-4"]');
+    await card.locator('[data-action="reset"]').waitFor();
+    expect(await card.locator('[data-action="power-on"]').isVisible()).to.equal(false);
+    expect((await daemon.request('POST', '/api/v1/boards/emu-4/actions', { action: 'power-off' })).status).to.equal(200);
+    await page.locator('.board-card[data-board="emu-4"][data-state="off"]').waitFor({ timeout: 10_000 });
+    // Reading the board fails while it is off: a sentence, and the daemon's words behind it.
+    const problem = card.locator('details[data-problem="error"]');
+    await problem.waitFor({ timeout: 10_000 });
+    expect(await problem.locator('summary').innerText()).to.match(/^The board did not answer its device API: it has no power/);
+    await problem.locator('summary').click();
+    expect(await problem.locator('.raw-detail').innerText()).to.equal('info: read refused: the flash has no power');
+    // Off: "Power on" is offered and reset is not.
+    expect(await card.locator('[data-action="reset"]').isVisible()).to.equal(false);
+    await card.locator('[data-action="power-on"]').click();
+    await page.locator('.board-card[data-board="emu-4"][data-state="ready"]').waitFor({ timeout: 30_000 });
+    await card.locator('[data-action="power-on"]').waitFor({ state: 'hidden' });
+    await problem.waitFor({ state: 'detached', timeout: 10_000 });
+  });
+
+  it('gives a board page its health, a health check, a console download, and toasts that keep clear of the console', async () => {
+    await page.evaluate(() => (window.location.hash = '#/boards/emu-1'));
+    const view = page.locator('.board-view');
+    await view.locator('.run-title .health-badge[data-health="good"]').waitFor({ timeout: 30_000 });
+    await view.locator('.console-lines .line').first().waitFor();
+    // A health check from the page: its run becomes the board's last check.
+    const [answer] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/api/v1/boards/emu-1/health-check')), view.locator('[data-action="health-check"]').click()]);
+    const { runId } = (await answer.json()) as { runId: string };
+    await view.locator(`.last-check[data-run="${runId}"] [data-verdict="passed"]`).waitFor({ timeout: 30_000 });
+    expect(await view.locator('.facts').innerText()).to.match(/Health\s+♥\s*Healthy/);
+    // Into maintenance and out again: with the check's, three toasts, none over the console.
+    await view.locator('[data-action="maintenance"][aria-pressed="false"]').click();
+    await view.locator('.run-title .health-badge[data-health="maintenance"]').waitFor();
+    await view.locator('[data-action="maintenance"][aria-pressed="true"]').click();
+    await page.waitForFunction(() => document.querySelectorAll('.toasts .toast').length >= 3);
+    const [toasts, consolePanel] = await Promise.all([page.locator('.toasts').boundingBox(), view.locator('.console-panel').boundingBox()]);
+    const overlaps = (a: typeof toasts, b: typeof toasts) => a!.x < b!.x + b!.width && b!.x < a!.x + a!.width && a!.y < b!.y + b!.height && b!.y < a!.y + a!.height;
+    expect(overlaps(toasts, consolePanel), `toasts ${JSON.stringify(toasts)} over the console ${JSON.stringify(consolePanel)}`).to.equal(false);
+    await saveScreenshot(page, 'board-page.png');
+    // In a lower window the page scrolls and the sticky console moves with it: the toasts still keep clear.
+    await page.setViewportSize({ width: 1280, height: 560 });
+    try {
+      await page.mouse.move(300, 300);
+      await page.mouse.wheel(0, 300);
+      await page.waitForFunction(() => window.scrollY > 0);
+      await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+      const [toastsScrolled, consoleScrolled] = await Promise.all([page.locator('.toasts').boundingBox(), view.locator('.console-panel').boundingBox()]);
+      expect(overlaps(toastsScrolled, consoleScrolled), `toasts ${JSON.stringify(toastsScrolled)} over the console ${JSON.stringify(consoleScrolled)}`).to.equal(false);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+    // The console as a text file, named after the board and the time.
+    const [download] = await Promise.all([page.waitForEvent('download'), view.locator('[data-download="board-console"]').click()]);
+    expect(download.suggestedFilename()).to.match(/^emu-1-console-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.txt$/);
+    const lines = readFileSync((await download.path())!, 'utf8').trimEnd().split('\n');
+    expect(lines.length).to.be.greaterThan(20);
+    for (const line of lines) expect(line).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /);
+    expect(lines.some((line) => line.includes('[OS] services up'))).to.equal(true);
+    await view.locator('.run-title .health-badge[data-health="good"]').waitFor({ timeout: 30_000 });
+  });
+
+  it('offers declared scenario parameters, checks them before sending, sends only those filled in, and shows the daemon refusing one', async () => {
+    await page.evaluate(() => (window.location.hash = '#/rig'));
+    await page.locator('form.start-run').waitFor();
+    const posted: unknown[] = [];
+    const onRequest = (request: Request): void => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/v1/runs') posted.push(request.postDataJSON());
+    };
+    page.on('request', onRequest);
+    try {
+      await page.locator('[data-board="emu-2"] input.select-board').check();
+      await page.selectOption('#run-scenario', 'declared-params');
+      const attempts = page.locator('#run-param-attempts');
+      expect(await attempts.getAttribute('placeholder')).to.equal('');
+      expect(await page.locator('[data-param-field="attempts"] .param-hint').innerText()).to.equal('how many times to look (not used by the steps) · whole number, 1–5');
+      expect(await page.locator('#run-param-expectedState').getAttribute('placeholder')).to.equal('ready');
+      // Out of range: said under the field, naming it, and nothing is sent.
+      await attempts.fill('9');
+      await page.getByRole('button', { name: 'Start run' }).click();
+      await page.locator('#run-param-attempts-error:not([hidden])').waitFor();
+      expect(await page.locator('#run-param-attempts-error').innerText()).to.equal('attempts must be between 1 and 5');
+      expect(await attempts.getAttribute('aria-invalid')).to.equal('true');
+      expect(await page.locator('.start-run .form-status').innerText()).to.equal('Not started: attempts must be between 1 and 5');
+      expect(posted).to.deep.equal([]);
+      // A value only the daemon can judge (the state the step waits for): its refusal is shown beside the form.
+      await attempts.fill('');
+      await page.locator('#run-param-expectedState').fill('sideways');
+      await page.getByRole('button', { name: 'Start run' }).click();
+      await page.waitForFunction(() => /^Not started: .*must be equal to one of the allowed values/.test(document.querySelector('.start-run .form-status')?.textContent ?? ''));
+      expect(posted).to.deep.equal([{ scenario: 'declared-params', boardId: 'emu-2', params: { expectedState: 'sideways' } }]);
+      await dismissToasts(page);
+      await saveScreenshot(page, 'start-run-params.png');
+      // Nothing filled in: no parameters sent at all, and the run goes with the defaults.
+      await page.locator('#run-param-expectedState').fill('');
+      await page.getByRole('button', { name: 'Start run' }).click();
+      await page.waitForURL(/#\/runs\/[0-9a-f-]{36}$/);
+      expect(posted[1]).to.deep.equal({ scenario: 'declared-params', boardId: 'emu-2' });
+      await page.locator('.run-head [data-verdict="passed"]').waitFor({ timeout: 30_000 });
+    } finally {
+      page.off('request', onRequest);
+    }
+  });
+
   it('shows history: pass rate per scenario and board over time, flaky scenarios and infra errors', async () => {
-    const runs = [...(await daemon.submit({ scenario: 'os-version-check', tags: ['emulated'] })), ...(await daemon.submit({ scenario: 'boot-smoke', boardId: 'bench-1' }))];
+    const runs = [...(await daemon.submit({ scenario: 'os-version-check', tags: ['emulated'] })), ...(await daemon.submit({ scenario: 'rig-mistake', boardId: 'emu-1' }))];
     for (const id of runs) await daemon.waitForRun(id);
     // One more from the page, with a parameter the board cannot meet: what a failed run looks like.
     await page.evaluate(() => (window.location.hash = '#/rig'));
@@ -232,11 +397,14 @@ describe('the QA dashboard, in Chromium, against a real daemon with emulated boa
 
     await page.evaluate(() => (window.location.hash = '#/history'));
     await page.locator('.history-view .tiles').waitFor();
-    await page.locator('.chart polyline, .chart circle, .chart rect').first().waitFor();
+    // (A line at a steady rate is flat, no height: a marker is what shows the chart is drawn.)
+    await page.locator('.chart circle, .chart rect').first().waitFor();
     expect(await page.locator('[data-flaky="os-version-check"]').innerText()).to.match(/os-version-check\s+4\s+1/);
-    const infra = await page.locator('[data-infra-board="bench-1"]').innerText();
-    // One run on the absent real board, and it failed for the rig's reasons: 1 infra error of 1 run.
-    expect(infra).to.match(/bench-1\s+1\s+1 \(100%\)/);
+    // The run the rig itself got wrong (its health checks count among the board's runs).
+    expect(await page.locator('[data-infra-board="emu-1"]').innerText()).to.match(/emu-1\s+1\s+\d+ \(\d+%\)\s+certificate without an attestation/);
+    // Health checks are listed with the runs, marked as such, and are never flaky.
+    await page.locator('.history-view tr[data-kind="health-check"] .kind-tag').first().waitFor();
+    expect(await page.locator('[data-flaky="health-check"]').count()).to.equal(0);
     expect(await page.locator('.history-view [data-scenario="update-rollback"]').innerText()).to.contain('100%');
     // Every run has ended, and the page knows (the Runs tab counts none).
     await page.locator('nav .count').waitFor({ state: 'hidden', timeout: 10_000 });

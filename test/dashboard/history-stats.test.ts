@@ -6,7 +6,10 @@ let clock = Date.parse('2026-11-20T10:00:00Z');
 function run(scenario: string, boardId: string, verdict: Verdict, minutesLater = 1, reason: string | null = null): RunSummary {
   clock += minutesLater * 60_000;
   const at = new Date(clock).toISOString();
-  return { id: `r${clock}`, scenario, boardId, status: 'finished', verdict, reason, queuedAt: at, startedAt: at, endedAt: at };
+  return { id: `r${clock}`, scenario, boardId, status: 'finished', verdict, reason, queuedAt: at, startedAt: at, endedAt: at, kind: 'scenario' };
+}
+function healthCheck(boardId: string, verdict: Verdict, reason: string | null = null): RunSummary {
+  return { ...run('health-check', boardId, verdict, 1, reason), kind: 'health-check' };
 }
 
 describe('dashboard history statistics', () => {
@@ -19,14 +22,14 @@ describe('dashboard history statistics', () => {
     expect(groupStats([run('x', 'a', 'infra-error')], 'board')[0]!.passRate).to.equal(null);
   });
 
-  it('finds flaky scenarios (both passes and failures) and how often they flip', () => {
+  it('finds flaky scenarios (both passes and test failures) and how often they flip', () => {
     const runs = [
       run('steady', 'a', 'passed'),
       run('steady', 'b', 'passed'),
       run('flaky', 'a', 'passed'),
-      run('flaky', 'b', 'timeout'),
+      run('flaky', 'b', 'test-failed'),
       run('flaky', 'a', 'passed'),
-      run('flaky', 'c', 'device-fault'),
+      run('flaky', 'c', 'test-failed'),
       run('broken', 'a', 'test-failed'),
       run('broken', 'a', 'test-failed'),
       run('flaky', 'a', 'infra-error'),
@@ -35,6 +38,36 @@ describe('dashboard history statistics', () => {
     expect(flaky.map((f) => f.scenario)).to.deep.equal(['flaky']);
     expect(flaky[0]).to.deep.include({ judged: 4, passed: 2, failed: 2, flips: 3, flipRate: 1 });
     expect(flaky[0]!.failingBoards).to.deep.equal(['b', 'c']);
+  });
+
+  it('counts only passes and test failures of scenario runs as flakiness: no rig or board failures, no health checks', () => {
+    // Passes broken up only by what the rig or the board did: the test never failed.
+    const runs = [
+      run('update', 'a', 'passed'),
+      run('update', 'b', 'device-fault'),
+      run('update', 'a', 'passed'),
+      run('update', 'c', 'timeout'),
+      run('update', 'a', 'infra-error'),
+      run('update', 'a', 'cancelled'),
+      run('update', 'a', 'not-applicable'),
+      run('update', 'a', 'passed'),
+      // Health checks that passed and failed are about the boards.
+      healthCheck('a', 'passed'),
+      healthCheck('b', 'test-failed'),
+      healthCheck('a', 'passed'),
+      healthCheck('c', 'infra-error', 'usb gone'),
+    ];
+    expect(flakyScenarios(runs)).to.deep.equal([]);
+    // A real test failure among them makes it flaky, counted over passes and test failures only.
+    const flaky = flakyScenarios([...runs, run('update', 'b', 'test-failed')]);
+    expect(flaky.map((f) => f.scenario)).to.deep.equal(['update']);
+    expect(flaky[0]).to.deep.include({ judged: 4, passed: 3, failed: 1, flips: 1 });
+    expect(flaky[0]!.recent).to.deep.equal(['passed', 'passed', 'passed', 'test-failed']);
+    // The infra-error view still counts the health check that the rig failed.
+    expect(infraBoards(runs).map((b) => [b.boardId, b.infraErrors, b.lastReason])).to.deep.equal([
+      ['c', 1, 'usb gone'],
+      ['a', 1, null],
+    ]);
   });
 
   it('lists boards with infra errors, most first, with the last reason', () => {

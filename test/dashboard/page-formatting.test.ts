@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { abbreviateIds, formatDuration, shortId } from '../../src/dashboard/format.js';
 import { progressOf } from '../../src/dashboard/step-progress.js';
+import { consoleFileName, consoleText } from '../../src/dashboard/views/console-download.js';
 
 describe('dashboard formatting and step progress', () => {
   it('reads progress from step notes, counting down "to go" notes', () => {
@@ -25,5 +26,11 @@ describe('dashboard formatting and step progress', () => {
     expect(formatDuration(4_250)).to.equal('4.25 s');
     expect(formatDuration(125_000)).to.equal('2 min 05 s');
     expect(formatDuration(2 * 3_600_000 + 3 * 60_000)).to.equal('2 h 03 min');
+  });
+
+  it('names a downloaded board console <board>-console-<time>.txt, one timestamped line each', () => {
+    expect(consoleFileName('emu-1', new Date('2026-11-20T10:03:27.512Z'))).to.equal('emu-1-console-2026-11-20T10-03-27Z.txt');
+    expect(consoleFileName('odd/name', new Date('2026-11-20T10:03:27Z'))).to.equal('odd_name-console-2026-11-20T10-03-27Z.txt');
+    expect(consoleText([{ seq: 1, timestamp: Date.parse('2026-11-20T10:00:00Z'), text: '[OS] services up' }])).to.equal('2026-11-20T10:00:00.000Z [OS] services up\n');
   });
 });

@@ -6,9 +6,27 @@ import type { ViewContext } from '../view-context.js';
 /**
  * Buttons that act on a board through POST /boards/:id/actions. Hidden for a
  * token that may not act (viewer); disabled while a run or a person holds the
- * board, with the reason as the tooltip.
+ * board, with the reason as the tooltip. An action that makes no sense in the
+ * board's power state (power on a running board, reset one that is off) is
+ * hidden where space is short (`hideInapplicable`, the cards) and disabled
+ * with the reason elsewhere.
  */
 const LABELS: Record<BoardAction, string> = { 'power-on': 'Power on', 'power-off': 'Power off', 'power-cycle': 'Power-cycle', reset: 'Reset' };
+
+/** Why `action` does not apply to the board as it is now, or null. */
+export function inapplicableAction(action: BoardAction, board: Pick<Board, 'state'>): string | null {
+  const off = board.state === 'off';
+  switch (action) {
+    case 'power-on':
+      return off || board.state === 'unknown' ? null : 'the board is already on';
+    case 'power-off':
+      return off ? 'the board is already off' : null;
+    case 'reset':
+      return off ? 'the board is off: power it on first' : null;
+    case 'power-cycle':
+      return null;
+  }
+}
 
 export class BoardActions {
   readonly buttons: HTMLButtonElement[];
@@ -16,7 +34,8 @@ export class BoardActions {
   constructor(
     private readonly context: ViewContext,
     private readonly boardId: string,
-    actions: BoardAction[],
+    private readonly actions: BoardAction[],
+    private readonly options: { hideInapplicable?: boolean } = {},
   ) {
     this.buttons = actions.map((action) => {
       const button = h('button', { class: 'button', text: LABELS[action], attrs: { type: 'button' }, data: { action } });
@@ -28,12 +47,14 @@ export class BoardActions {
   update(board: Board | undefined): void {
     const operator = this.context.model.canOperate();
     const busy = !board ? 'unknown board' : board.runningRun ? `busy: run ${board.runningRun.scenario}` : board.lease ? `held by ${board.lease.holder}` : board.state === 'offline' ? 'the board is offline' : null;
-    for (const button of this.buttons) {
-      button.hidden = !operator;
-      if (button.getAttribute('aria-busy')) continue;
-      button.disabled = busy !== null;
-      button.title = busy ?? `${button.textContent} ${this.boardId}`;
-    }
+    this.buttons.forEach((button, i) => {
+      const inapplicable = board ? inapplicableAction(this.actions[i]!, board) : null;
+      button.hidden = !operator || (inapplicable !== null && this.options.hideInapplicable === true);
+      if (button.getAttribute('aria-busy')) return;
+      const why = busy ?? inapplicable;
+      button.disabled = why !== null;
+      button.title = why ?? `${button.textContent} ${this.boardId}`;
+    });
   }
 
   private async act(action: BoardAction, button: HTMLButtonElement): Promise<void> {

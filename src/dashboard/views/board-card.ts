@@ -1,27 +1,35 @@
 import type { Board } from '../api-types.js';
+import { healthBadges, unavailableForRuns } from '../board-health-style.js';
 import { boardStateBadge } from '../board-state-style.js';
 import { h, replaceChildren } from '../dom.js';
 import { formatDateTime, formatRelative, shortId } from '../format.js';
 import { links } from '../router.js';
+import { outcomeBadge } from '../verdict-style.js';
 import type { View, ViewContext } from '../view-context.js';
 import { viewKey } from '../view-context.js';
 import { BoardActions } from './board-actions.js';
+import { BoardHealthControls } from './board-health-controls.js';
 import { ConsoleTail } from './console-tail.js';
 import { copyButton } from './copy-button.js';
+import { fact } from './fact-list.js';
+import { problemDetails } from './problem-details.js';
 
 /**
- * One board on the rig page: state, OS, apps, device ID, attestation, who holds
- * it, what it runs, its latest console lines, and (for operators) power-cycle
- * and reset. The facts redraw when the board changes; the buttons and the
- * selection box stay put, so keyboard focus is never lost to a redraw.
+ * One board on the rig page: state and health, OS, apps, device ID,
+ * attestation, who holds it, what it runs and last ran, its latest console
+ * lines, and (for operators) power, reset, health check and maintenance, and
+ * the box that picks it for the start-run form. The facts redraw when the
+ * board changes; the buttons and the selection box stay put, so keyboard
+ * focus is never lost to a redraw.
  */
 export class BoardCard implements View {
   readonly element: HTMLElement;
-  private readonly badge = h('span', { class: 'card-state' });
+  private readonly badges = h('span', { class: 'card-badges' });
   private readonly facts = h('dl', { class: 'facts' });
   private readonly actions = h('div', { class: 'card-actions' });
   private readonly select: HTMLInputElement;
   private readonly boardActions: BoardActions;
+  private readonly healthControls: BoardHealthControls;
   private readonly tail: ConsoleTail;
   private readonly key = viewKey('card');
   private drawnSignature = '';
@@ -30,18 +38,23 @@ export class BoardCard implements View {
   constructor(
     private readonly context: ViewContext,
     readonly boardId: string,
-    onSelect: (boardId: string, selected: boolean) => void,
+    private readonly onSelect: (boardId: string, selected: boolean) => void,
   ) {
     const titleId = `board-title-${boardId}`;
-    this.select = h('input', { class: 'select-board', attrs: { type: 'checkbox', 'aria-label': `Select ${boardId} for a run` } });
+    this.select = h('input', { class: 'select-board', attrs: { type: 'checkbox', 'aria-label': `Select ${boardId} for a run` }, hidden: true });
     this.select.addEventListener('change', () => onSelect(boardId, this.select.checked));
     this.tail = new ConsoleTail(context, boardId);
-    this.boardActions = new BoardActions(context, boardId, ['power-cycle', 'reset']);
-    this.actions.append(h('a', { class: 'button subtle console-link', text: 'Console', attrs: { href: links.board(boardId), 'aria-label': `Console and details of ${boardId}` } }), ...this.boardActions.buttons);
+    this.boardActions = new BoardActions(context, boardId, ['power-on', 'power-cycle', 'reset'], { hideInapplicable: true });
+    this.healthControls = new BoardHealthControls(context, boardId);
+    this.actions.append(
+      h('a', { class: 'button subtle console-link', text: 'Console', attrs: { href: links.board(boardId), 'aria-label': `Console and details of ${boardId}` } }),
+      ...this.boardActions.buttons,
+      ...this.healthControls.buttons,
+    );
     this.element = h(
       'article',
       { class: 'board-card', data: { board: boardId }, attrs: { 'aria-labelledby': titleId } },
-      h('header', { class: 'card-head' }, h('span', { class: 'card-title' }, this.select, h('h3', { id: titleId }, h('a', { text: boardId, attrs: { href: links.board(boardId) }, title: `${boardId}: details and whole console` }))), this.badge),
+      h('header', { class: 'card-head' }, h('span', { class: 'card-title' }, this.select, h('h3', { id: titleId }, h('a', { text: boardId, attrs: { href: links.board(boardId) }, title: `${boardId}: details and whole console` }))), this.badges),
       this.facts,
       this.tail.element,
       this.actions,
@@ -58,8 +71,9 @@ export class BoardCard implements View {
   private draw(): void {
     const board = this.context.model.boards.get(this.boardId);
     if (!board) return;
-    replaceChildren(this.badge, boardStateBadge(board));
+    replaceChildren(this.badges, boardStateBadge(board), ...healthBadges(board.health));
     this.element.dataset.state = board.runningRun ? 'running' : board.state;
+    this.element.dataset.health = board.health.status;
     // Redraw the facts only when they changed, so a focused copy button keeps its focus.
     const signature = JSON.stringify([board, Math.floor(Date.now() / 60_000)]);
     if (signature !== this.drawnSignature) {
@@ -67,6 +81,20 @@ export class BoardCard implements View {
       replaceChildren(this.facts, ...boardFacts(board));
     }
     this.boardActions.update(board);
+    this.healthControls.update(board);
+    this.drawSelect(board);
+  }
+
+  /** Only operators pick boards (for the start-run form); a board that may not take runs cannot be picked. */
+  private drawSelect(board: Board): void {
+    this.select.hidden = !this.context.model.canOperate();
+    const unavailable = unavailableForRuns(board.health);
+    this.select.disabled = unavailable !== null;
+    this.select.title = unavailable ? `Not offered for runs: ${unavailable}` : '';
+    if (unavailable && this.select.checked) {
+      this.select.checked = false;
+      this.onSelect(this.boardId, false);
+    }
   }
 
   destroy(): void {
@@ -76,13 +104,7 @@ export class BoardCard implements View {
   }
 }
 
-/** A term and its value; `data-fact` lets the compact layout keep only the key facts. */
-function fact(term: string, ...value: Array<Node | string>): Node[] {
-  const key = term.toLowerCase().replace(/\s+/g, '-');
-  return [h('dt', { text: term, data: { fact: key } }), h('dd', { data: { fact: key } }, ...value)];
-}
-
-/** The facts of a board, as term/description pairs. */
+/** The facts of a board, as term/description pairs (the card and the board page). */
 export function boardFacts(board: Board): Node[] {
   const nodes: Node[] = [];
   nodes.push(...fact('Kind', `${board.driver === 'mt3620' ? 'MT3620 board' : 'emulated'}${board.tenant ? ` · tenant ${board.tenant}` : ''}`));
@@ -109,8 +131,25 @@ export function boardFacts(board: Board): Node[] {
       ),
     );
   }
-  if (board.error) nodes.push(...fact('Problem', h('span', { class: 'warn-text', text: board.error })));
+  if (board.waiting) nodes.push(...fact('Waiting', h('span', { class: 'warn-text', text: board.waiting, title: `Why queued runs of ${board.id} do not start` })));
+  nodes.push(...fact('Last run', lastRunSummary(board)));
+  if (board.offlineReason) nodes.push(...fact('Offline', problemDetails('offline', board.offlineReason)));
+  if (board.error) nodes.push(...fact('Problem', problemDetails('error', board.error)));
   return nodes;
+}
+
+/** The board's last verdict (scenario runs only), linked to its run. */
+function lastRunSummary(board: Board): HTMLElement {
+  const last = board.lastRun;
+  if (!last) return h('span', { class: 'muted', text: 'none yet' });
+  return h(
+    'span',
+    { class: 'last-run', data: { run: last.id }, title: `${last.scenario}: ${last.verdict}${last.reason ? ` — ${last.reason}` : ''} (${formatDateTime(last.endedAt)})` },
+    outcomeBadge('finished', last.verdict, 'small'),
+    ' ',
+    h('a', { text: last.scenario, attrs: { href: links.run(last.id) } }),
+    h('span', { class: 'detail', text: ` · ${formatRelative(Date.parse(last.endedAt))}` }),
+  );
 }
 
 function attestationSummary(board: Board): HTMLElement {
@@ -128,7 +167,8 @@ function attestationSummary(board: Board): HTMLElement {
       h('span', { class: 'detail', text: ` · expires ${formatRelative(expires)}` }),
     );
   }
-  return h('span', { class: 'status-text tone-fail', text: `✗ not attested${auth.lastError ? `: ${auth.lastError}` : ''}` });
+  if (auth.lastError) return h('span', { class: 'status-text tone-fail' }, '✗ not attested', problemDetails('attestation', auth.lastError));
+  return h('span', { class: 'status-text tone-fail', text: '✗ not attested' });
 }
 
 function appsSummary(board: Board): HTMLElement | string {

@@ -1,4 +1,5 @@
 import type { RunPage } from '../api-types.js';
+import { healthBadges } from '../board-health-style.js';
 import { boardStateBadge } from '../board-state-style.js';
 import { h, replaceChildren } from '../dom.js';
 import { KeyedDebouncer } from '../keyed-debouncer.js';
@@ -10,15 +11,23 @@ import type { View, ViewContext } from '../view-context.js';
 import { viewKey } from '../view-context.js';
 import { BoardActions } from './board-actions.js';
 import { boardFacts } from './board-card.js';
+import { healthFacts } from './board-health-facts.js';
+import { BoardHealthControls } from './board-health-controls.js';
+import { consoleDownloadButton } from './console-download.js';
 import { ConsolePanel } from './console-panel.js';
 import { dataTable } from './data-table.js';
+import { runKindTag } from './run-kind-tag.js';
 
-/** One board: its facts, power and reset (operators), its whole console live, and its latest runs. */
+/**
+ * One board: its facts and health, power, reset, health check and maintenance
+ * (operators), its whole console live (and as a file), and its latest runs.
+ */
 export class BoardView implements View {
   readonly element: HTMLElement;
   private readonly title = h('div', { class: 'run-title' });
   private readonly facts = h('dl', { class: 'facts wide' });
   private readonly actions: BoardActions;
+  private readonly healthControls: BoardHealthControls;
   private readonly console: ConsolePanel;
   private readonly runs = h('div');
   private readonly key = viewKey('board');
@@ -30,12 +39,14 @@ export class BoardView implements View {
     private readonly boardId: string,
   ) {
     this.actions = new BoardActions(context, boardId, ['power-on', 'power-off', 'power-cycle', 'reset']);
+    this.healthControls = new BoardHealthControls(context, boardId);
     this.console = new ConsolePanel(context, { stepMatches: false });
+    this.console.addHeadControl(consoleDownloadButton(context, boardId));
     this.element = h(
       'div',
       { class: 'view board-view', data: { board: boardId } },
       h('p', { class: 'crumbs' }, h('a', { text: '← Rig', attrs: { href: links.rig() } })),
-      h('header', { class: 'run-head' }, this.title, h('div', { class: 'run-actions' }, ...this.actions.buttons)),
+      h('header', { class: 'run-head' }, this.title, h('div', { class: 'run-actions' }, ...this.actions.buttons, ...this.healthControls.buttons)),
       h(
         'div',
         { class: 'board-body' },
@@ -64,12 +75,13 @@ export class BoardView implements View {
   private draw(): void {
     const board = this.context.model.boards.get(this.boardId);
     this.actions.update(board);
+    this.healthControls.update(board);
     if (!board) {
       replaceChildren(this.title, h('h2', { text: this.boardId }), h('span', { class: 'muted', text: 'not in this rig' }));
       return;
     }
-    replaceChildren(this.title, h('h2', { text: board.id }), boardStateBadge(board));
-    replaceChildren(this.facts, ...boardFacts(board));
+    replaceChildren(this.title, h('h2', { text: board.id }), boardStateBadge(board), ...healthBadges(board.health));
+    replaceChildren(this.facts, ...healthFacts(board), ...boardFacts(board));
   }
 
   private async loadRuns(): Promise<void> {
@@ -83,9 +95,9 @@ export class BoardView implements View {
             page.runs.map((run) =>
               h(
                 'tr',
-                { data: { run: run.id } },
+                { data: { run: run.id, kind: run.kind ?? 'scenario' } },
                 h('td', { text: formatDateTime(run.queuedAt ?? null) }),
-                h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } })),
+                h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } }), runKindTag(run)),
                 h('td', {}, outcomeBadge(run.status, run.verdict, 'small')),
                 h('td', { class: 'num', text: formatDuration(runDurationMs(run)), title: run.reason ?? '' }),
               ),

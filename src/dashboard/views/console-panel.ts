@@ -24,6 +24,7 @@ export class ConsolePanel implements View {
   private readonly search = h('input', { class: 'console-search', attrs: { type: 'search', placeholder: 'Search the console', 'aria-label': 'Search the console', autocomplete: 'off' } });
   private readonly onlyMatched = h('input', { attrs: { type: 'checkbox' } });
   private readonly jump = h('button', { class: 'button subtle jump', text: 'Newest ↓', attrs: { type: 'button' }, hidden: true });
+  private readonly head: HTMLElement;
   private source: Source | null = null;
   private matched = new Map<number, string>();
   private query = '';
@@ -44,7 +45,7 @@ export class ConsolePanel implements View {
     this.element = h(
       'section',
       { class: 'panel console-panel', attrs: { 'aria-label': 'Console' } },
-      h(
+      (this.head = h(
         'header',
         { class: 'console-head' },
         this.heading,
@@ -52,7 +53,7 @@ export class ConsolePanel implements View {
         h('span', { class: 'spacer' }),
         this.search,
         options.stepMatches === false ? null : h('label', { class: 'inline small' }, this.onlyMatched, 'step matches only'),
-      ),
+      )),
       this.lines,
       this.jump,
     );
@@ -80,6 +81,11 @@ export class ConsolePanel implements View {
   }
 
   /** Follow a board's live console from a time on (a run's start), or everything kept. */
+  /** A control of the panel's owner in its header (the board page's "Download console"). */
+  addHeadControl(control: HTMLElement): void {
+    this.head.append(control);
+  }
+
   showLive(boardId: string, fromTimestamp = 0, title = `Console · ${boardId} · live`): void {
     if (this.source?.kind === 'live' && this.source.boardId === boardId && this.source.fromTimestamp === fromTimestamp) return;
     setText(this.heading, title);

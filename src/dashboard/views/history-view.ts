@@ -14,7 +14,7 @@ import { verdictStrip } from './verdict-strip.js';
 /**
  * Run history: the runs matching the filters (newest 1000), pass rate per
  * scenario and per board over time, flaky scenarios, boards the rig keeps
- * failing on (infra errors), and the runs themselves. Recomputed in the page
+ * failing on (infra errors), and the runs themselves (health checks marked). Recomputed in the page
  * from run summaries; refreshed a few seconds after runs end.
  */
 const HISTORY_LIMIT = 1000;
@@ -85,7 +85,7 @@ export class HistoryView implements View {
         { class: 'tiles' },
         tile('Runs', formatCount(runs.length), this.total > runs.length ? `newest ${formatCount(runs.length)} of ${formatCount(this.total)}` : 'finished, in range'),
         tile('Pass rate', formatPercent(judged.length ? passed / judged.length : null), `${passed} of ${judged.length} judged runs`),
-        tile('Flaky scenarios', String(flaky.length), 'both passed and failed'),
+        tile('Flaky scenarios', String(flaky.length), 'both passed and failed their test'),
         tile('Infra errors', String(infra), `on ${infraList.length} board${infraList.length === 1 ? '' : 's'}`),
       ),
       h(
@@ -97,7 +97,13 @@ export class HistoryView implements View {
       h(
         'div',
         { class: 'two-columns' },
-        h('section', { class: 'panel', attrs: { 'aria-label': 'Flaky scenarios' } }, h('h3', { text: 'Flaky scenarios' }), flakyTable(flaky)),
+        h(
+          'section',
+          { class: 'panel', attrs: { 'aria-label': 'Flaky scenarios' } },
+          h('h3', { text: 'Flaky scenarios' }),
+          h('p', { class: 'hint', text: 'Passes against test failures only: health checks, infra errors, device faults, timeouts and cancellations say more about the rig or the board than the test.' }),
+          flakyTable(flaky),
+        ),
         h('section', { class: 'panel', attrs: { 'aria-label': 'Boards with infrastructure errors' } }, h('h3', { text: 'Boards with infrastructure errors' }), infraTable(infraList)),
       ),
       h(

@@ -1,4 +1,5 @@
 import { h } from '../dom.js';
+import { saveBlob } from '../save-blob.js';
 import type { ViewContext } from '../view-context.js';
 
 /**
@@ -26,14 +27,4 @@ export function reportDownloads(context: ViewContext, runId: string, scenario: s
     item('JSON report', `/api/v1/runs/${id}/report.json`, `${scenario}-${runId}.json`, 'json'),
     item('Console text', `/api/v1/runs/${id}/console`, `${scenario}-${runId}-console.txt`, 'console'),
   );
-}
-
-function saveBlob(blob: Blob, filename: string): void {
-  const url = URL.createObjectURL(blob);
-  const link = h('a', { attrs: { href: url, download: filename } });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  // Give the browser a moment to start the download before the URL goes.
-  window.setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

@@ -1,3 +1,4 @@
+import { healthStyle } from '../board-health-style.js';
 import { boardStateStyle } from '../board-state-style.js';
 import { h, replaceChildren, setText } from '../dom.js';
 import type { View, ViewContext } from '../view-context.js';
@@ -15,7 +16,7 @@ export class RigView implements View {
   private readonly grid = h('div', { class: 'board-grid' });
   private readonly summary = h('p', { class: 'rig-summary' });
   private readonly compact = h('button', { class: 'button toggle', text: 'Compact cards', attrs: { type: 'button', 'aria-pressed': 'false' } });
-  private readonly filter = h('input', { id: 'board-filter', attrs: { type: 'search', placeholder: 'Filter boards: id, tag, state', autocomplete: 'off' } });
+  private readonly filter = h('input', { id: 'board-filter', attrs: { type: 'search', placeholder: 'Filter boards: id, tag, state, health', autocomplete: 'off' } });
   private readonly operatorArea = h('section', { class: 'panel operator-area', attrs: { 'aria-label': 'Start a run' } });
   private readonly cards = new Map<string, BoardCard>();
   private readonly selected = new Set<string>();
@@ -101,13 +102,16 @@ export class RigView implements View {
   }
 
   private drawSummary(): void {
-    const counts = new Map<string, number>();
+    const states = new Map<string, number>();
+    const health = new Map<string, number>();
+    const count = (counts: Map<string, number>, label: string) => counts.set(label, (counts.get(label) ?? 0) + 1);
     for (const board of this.context.model.boards.values()) {
-      const label = boardStateStyle(board).label.toLowerCase();
-      counts.set(label, (counts.get(label) ?? 0) + 1);
+      count(states, boardStateStyle(board).label.toLowerCase());
+      count(health, healthStyle(board.health.status).label.toLowerCase());
     }
+    const list = (counts: Map<string, number>) => [...counts].map(([label, n]) => `${n} ${label}`).join(' · ');
     const total = this.context.model.boards.size;
-    setText(this.summary, total ? `${total} boards: ${[...counts].map(([label, n]) => `${n} ${label}`).join(' · ')}` : 'Loading boards…');
+    setText(this.summary, total ? `${total} boards: ${list(states)}; health: ${list(health)}` : 'Loading boards…');
   }
 
   private applyFilter(): void {
@@ -115,7 +119,7 @@ export class RigView implements View {
     for (const [id, card] of this.cards) {
       const board = this.context.model.boards.get(id);
       if (!board) continue;
-      const haystack = [id, board.state, board.runningRun ? 'running' : '', board.driver, ...board.tags, board.osVersion ?? ''].join(' ').toLowerCase();
+      const haystack = [id, board.state, board.runningRun ? 'running' : '', board.health.status, healthStyle(board.health.status).label, board.driver, ...board.tags, board.osVersion ?? ''].join(' ').toLowerCase();
       card.element.hidden = !terms.every((t) => haystack.includes(t));
     }
   }

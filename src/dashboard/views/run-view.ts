@@ -13,6 +13,7 @@ import { ErrorReportsSection } from './error-reports-section.js';
 import { MeasurementsTable } from './measurements-table.js';
 import { ProvenanceSection } from './provenance-section.js';
 import { reportDownloads } from './report-downloads.js';
+import { runKindTag } from './run-kind-tag.js';
 import { currentStepIndex, StepTimeline } from './step-timeline.js';
 
 /**
@@ -114,7 +115,9 @@ export class RunView implements View {
             h('progress', { attrs: { max: record.steps.length, value: done, 'aria-label': 'Steps done' } }),
             ` ${done} of ${record.steps.length} steps done${current >= 0 ? ` · now: ${record.steps[current]!.name}` : ''}`,
           )
-        : null;
+        : record.status === 'queued'
+          ? h('p', { class: 'run-progress waiting-reason' }, h('strong', { text: 'Waiting: ' }), record.waiting ?? 'for its board')
+          : null;
     replaceChildren(
       this.headInfo,
       h(
@@ -122,6 +125,7 @@ export class RunView implements View {
         { class: 'run-title' },
         h('h2', {}, record.scenario, h('span', { class: 'muted', text: ' on ' }), h('a', { text: record.boardId, attrs: { href: links.board(record.boardId) } })),
         outcomeBadge(record.status, record.verdict, 'large run-verdict'),
+        runKindTag(record),
       ),
       h(
         'dl',

@@ -8,6 +8,7 @@ import type { View, ViewContext } from '../view-context.js';
 import { viewKey } from '../view-context.js';
 import { dataTable } from './data-table.js';
 import { finishedRunsTable } from './finished-runs-table.js';
+import { runKindTag } from './run-kind-tag.js';
 
 /** Runs now: what runs and waits on which board and how far it got, then the latest finished runs. */
 export class RunsView implements View {
@@ -54,10 +55,10 @@ export class RunsView implements View {
     const done = record ? record.steps.filter((s) => s.status === 'finished').length : run.stepsEnded;
     return h(
       'tr',
-      { data: { run: run.id, status: run.status } },
-      h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } })),
+      { data: { run: run.id, status: run.status, kind: run.kind ?? 'scenario' } },
+      h('td', {}, h('a', { text: run.scenario, attrs: { href: links.run(run.id) } }), runKindTag(run)),
       h('td', {}, h('a', { text: run.boardId, attrs: { href: links.board(run.boardId) } })),
-      h('td', {}, outcomeBadge(run.status, null, 'small')),
+      h('td', {}, outcomeBadge(run.status, null, 'small'), run.status === 'queued' && run.waiting ? h('span', { class: 'waiting-reason', text: ` ${run.waiting}`, title: 'Why it has not started' }) : null),
       h(
         'td',
         {},

@@ -1,13 +1,22 @@
 import { ApiError } from '../api-client.js';
+import type { ParamValue } from '../api-types.js';
+import { unavailableForRuns } from '../board-health-style.js';
 import { h, replaceChildren, setText } from '../dom.js';
 import { links, navigate } from '../router.js';
 import type { View, ViewContext } from '../view-context.js';
+import { ScenarioParamField } from './scenario-param-field.js';
 
 /**
  * Start a scenario on the boards selected on their cards, or on every board
  * with some tags (one run per board, queued behind whatever the board runs).
- * Scenario parameters get one field each, their defaults as placeholders.
+ * Each declared parameter gets a field (see ScenarioParamField), checked here
+ * before sending; only the fields filled in are sent. Boards that may not take
+ * runs (unhealthy, retired, in maintenance) cannot be selected, and the tags
+ * target says which of its boards they are.
  */
+/** The daemon's refusals of a run's parameters, shown beside the fields. */
+const PARAM_ERRORS = new Set(['param-unknown', 'param-invalid', 'step-params-invalid']);
+
 interface SubmittedRun {
   id: string;
   scenario: string;
@@ -25,6 +34,8 @@ export class StartRunForm implements View {
   private readonly tags = h('input', { id: 'run-tags', attrs: { type: 'text', name: 'tags', placeholder: 'e.g. emulated', list: 'known-tags', autocomplete: 'off', 'aria-label': 'Tags (comma-separated)' } });
   private readonly knownTags = h('datalist', { id: 'known-tags' });
   private readonly params = h('div', { class: 'params' });
+  private paramFields: ScenarioParamField[] = [];
+  private readonly tagsNote = h('p', { class: 'hint tags-note' });
   private readonly submit = h('button', { class: 'button primary', text: 'Start run', attrs: { type: 'submit' } });
   private readonly status = h('p', { class: 'form-status', attrs: { role: 'status', 'aria-live': 'polite' } });
   private readonly cleanup: Array<() => void> = [];
@@ -49,6 +60,7 @@ export class StartRunForm implements View {
       this.params,
       h('div', { class: 'field submit' }, this.submit),
       this.description,
+      this.tagsNote,
       this.status,
     );
     this.scenario.addEventListener('change', () => this.drawScenario());
@@ -77,6 +89,18 @@ export class StartRunForm implements View {
     setText(this.selectedLabel, `selected boards (${count})`);
     const tags = this.tagList();
     this.submit.disabled = !this.scenario.value || (this.targetSelected.checked ? count === 0 : tags.length === 0);
+    this.drawTagsNote(tags);
+  }
+
+  /** Boards with the tags that will not get the run, and why. */
+  private drawTagsNote(tags: string[]): void {
+    const left = this.targetTags.checked && tags.length
+      ? [...this.context.model.boards.values()].filter((b) => tags.every((t) => b.tags.includes(t))).flatMap((b) => {
+          const why = unavailableForRuns(b.health);
+          return why ? [`${b.id} (${why})`] : [];
+        })
+      : [];
+    setText(this.tagsNote, left.length ? `Not sent to ${left.join(', ')}.` : '');
   }
 
   private tagList(): string[] {
@@ -103,41 +127,40 @@ export class StartRunForm implements View {
   private drawScenario(): void {
     const scenario = this.context.model.scenarios.find((s) => s.name === this.scenario.value);
     setText(this.description, scenario ? `${scenario.description} (${scenario.steps.length} steps${scenario.tags.length ? `; ${scenario.tags.join(', ')}` : ''})` : '');
-    replaceChildren(
-      this.params,
-      ...Object.entries(scenario?.params ?? {}).map(([name, fallback]) => {
-        const id = `run-param-${name}`;
-        return h(
-          'div',
-          { class: 'field param' },
-          h('label', { text: name, attrs: { for: id } }),
-          h('input', { id, data: { param: name }, attrs: { type: 'text', placeholder: fallback === null || fallback === undefined ? 'required?' : String(fallback), autocomplete: 'off' } }),
-        );
-      }),
-    );
+    this.paramFields = Object.entries(scenario?.params ?? {}).map(([name, declaration]) => new ScenarioParamField(name, declaration));
+    replaceChildren(this.params, ...this.paramFields.map((field) => field.element));
     this.selectionChanged();
   }
 
-  /** Filled-in parameters, typed like the scenario's defaults ("22.11" stays a string where the default is one). */
-  private paramValues(): Record<string, unknown> {
-    const defaults = this.context.model.scenarios.find((s) => s.name === this.scenario.value)?.params ?? {};
-    const values: Record<string, unknown> = {};
-    for (const input of this.params.querySelectorAll<HTMLInputElement>('input[data-param]')) {
-      const text = input.value.trim();
-      if (!text) continue;
-      const fallback = defaults[input.dataset.param!];
-      const numeric = /^-?\d+(\.\d+)?$/.test(text);
-      if (typeof fallback === 'number' || ((fallback === null || fallback === undefined) && numeric)) values[input.dataset.param!] = numeric ? Number(text) : text;
-      else if (typeof fallback === 'boolean') values[input.dataset.param!] = text === 'true';
-      else values[input.dataset.param!] = text;
+  /** The parameters filled in, typed as declared, or what is wrong with the first that does not fit (every field says its own). */
+  private paramValues(): { values: Record<string, ParamValue> } | { problem: string } {
+    const values: Record<string, ParamValue> = {};
+    let problem: string | null = null;
+    for (const field of this.paramFields) {
+      const result = field.check();
+      if (!result.ok) {
+        if (problem === null) field.focus();
+        problem ??= result.message;
+      } else if (result.value !== undefined) values[field.name] = result.value;
     }
-    return values;
+    return problem === null ? { values } : { problem };
+  }
+
+  /** A refused parameter (param-invalid names it in its details) gets the daemon's message under its field too. */
+  private showParamRefusal(error: ApiError): void {
+    const named = error.details.param;
+    for (const field of this.paramFields) if (field.name === named) field.showError(error.message);
   }
 
   private async start(): Promise<void> {
     const scenario = this.scenario.value;
     if (!scenario) return;
-    const params = this.paramValues();
+    const checked = this.paramValues();
+    if ('problem' in checked) {
+      setText(this.status, `Not started: ${checked.problem}`);
+      return;
+    }
+    const params = checked.values;
     const body = Object.keys(params).length ? { params } : {};
     this.submit.disabled = true;
     setText(this.status, 'Starting…');
@@ -152,6 +175,9 @@ export class StartRunForm implements View {
         const boards = this.selection();
         const answers = await Promise.allSettled(boards.map((boardId) => this.context.api.post<{ runs: SubmittedRun[] }>('/api/v1/runs', { scenario, boardId, ...body })));
         runs = answers.flatMap((a) => (a.status === 'fulfilled' ? a.value.runs : []));
+        // Parameters refused for one board are refused for all: say it once, beside the field.
+        const paramRefusal = answers.find((a): a is PromiseRejectedResult => a.status === 'rejected' && a.reason instanceof ApiError && PARAM_ERRORS.has(a.reason.code));
+        if (!runs.length && paramRefusal) throw paramRefusal.reason;
         answers.forEach((a, i) => a.status === 'rejected' && refused.push(`${boards[i]}: ${refusal(a.reason)}`));
         if (!runs.length) throw new Error(refused.join('; '));
       }
@@ -163,6 +189,7 @@ export class StartRunForm implements View {
       this.context.toast('info', `Started ${scenario} on ${runs.length === 1 ? runs[0]!.boardId : `${runs.length} boards`}`);
       navigate(runs.length === 1 && !refused.length ? links.run(runs[0]!.id) : links.runs());
     } catch (error) {
+      if (error instanceof ApiError && PARAM_ERRORS.has(error.code)) this.showParamRefusal(error);
       const message = refusal(error);
       setText(this.status, `Not started: ${message}`);
       this.context.toast('error', `Not started: ${message}`);
