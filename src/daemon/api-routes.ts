@@ -33,6 +33,8 @@ export interface ApiContext {
   health: () => Record<string, unknown>;
 }
 
+/** The built-in scenario `POST /boards/{id}/recover` runs. */
+export const RECOVERY_SCENARIO = 'recover-baseline';
 const API_DOCUMENT = fileURLToPath(new URL('../../docs/daemon-api.yaml', import.meta.url));
 const VERDICTS = ['passed', 'test-failed', 'device-fault', 'infra-error', 'timeout', 'cancelled', 'not-applicable'];
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } } as const;
@@ -146,6 +148,12 @@ export function apiRoutes(context: ApiContext): Router {
   api.post('/boards/:id/health-check', validateRequest({ params: idParams }), (req, res) => {
     const board = boardOf(context, String(req.params.id));
     const run = context.scheduler.requestHealthCheck(board.identity.id, principalOf(res)?.name ?? 'api');
+    res.status(202).json({ runId: run.id, status: run.status });
+  });
+  // Recovery to the rig's baseline over the recovery UART (a board stuck in ROM included); it counts as a health check.
+  api.post('/boards/:id/recover', validateRequest({ params: idParams }), (req, res) => {
+    const board = boardOf(context, String(req.params.id));
+    const run = context.scheduler.requestHealthCheck(board.identity.id, principalOf(res)?.name ?? 'api', context.catalog.get(RECOVERY_SCENARIO));
     res.status(202).json({ runId: run.id, status: run.status });
   });
   api.put(

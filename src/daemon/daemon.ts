@@ -26,6 +26,7 @@ import { daaRouteAccess } from './daa-route-access.js';
 import { EmulatorChild } from './emulator-child.js';
 import { EventBus } from './event-bus.js';
 import { EventStreamServer } from './event-stream-server.js';
+import { hostCheck } from './host-check.js';
 import { httpErrorHandler, notFoundHandler } from './http-errors.js';
 import { DaemonMetrics } from './metrics.js';
 import type { RigBoardConfig, RigConfig } from './rig-config.js';
@@ -164,6 +165,7 @@ export class Daemon {
 
     const app = express();
     app.disable('x-powered-by');
+    app.use(hostCheck());
     const server = createServer(app);
     const stream = new EventStreamServer({ server, bus, verifier: tokens });
     const metrics = new DaemonMetrics({

@@ -118,17 +118,25 @@ export class RunScheduler {
   /**
    * Queue a health check of a board ahead of its other runs, or return the one
    * already queued or running. Refused for a retired board and where the rig has
-   * no health check for the board's kind.
+   * no health check for the board's kind. `instead`: a scenario that checks the
+   * board its own way (recovery to the baseline), run in the check's place.
    */
-  requestHealthCheck(boardId: string, requestedBy: string = HEALTH_REQUESTER): RunRecord {
+  requestHealthCheck(boardId: string, requestedBy: string = HEALTH_REQUESTER, instead?: Scenario): RunRecord {
     if (this.#closed) throw new RigError('infra-error', 'daemon-stopping', 'the daemon is stopping; no new runs');
     const board = this.#board(boardId);
     const running = this.#running.get(boardId);
-    if (running?.record.kind === 'health-check') return running.record;
     const queued = this.#checks.get(boardId);
-    if (queued) return queued.record;
+    if (!instead) {
+      if (running?.record.kind === 'health-check') return running.record;
+      if (queued) return queued.record;
+    } else if (queued) {
+      // A recovery asked for supersedes the plain check waiting for the board.
+      if (queued.scenario.name === instead.name) return queued.record;
+      this.#checks.delete(boardId);
+      this.#cancelQueued(queued.record, boardId, `superseded by ${instead.name}`);
+    }
     if (this.health(boardId)?.status === 'retired') throw conflict('board-retired', `board ${boardId} is retired; put it back in service first (status unknown)`);
-    const scenario = this.options.healthCheckFor?.(board);
+    const scenario = instead ?? this.options.healthCheckFor?.(board);
     if (!scenario) throw conflict('no-health-check', `the rig has no health check for ${board.identity.driver} boards (rig health.checks.${board.identity.driver})`);
     const check = this.#queue(board, scenario, 'health-check', {}, requestedBy);
     this.#checks.set(boardId, check);

@@ -222,6 +222,19 @@ describe('board health: checks, bad boards, maintenance, holds and readiness (da
     expect((await daemon.waitForRun(next!)).verdict).to.equal('passed');
   });
 
+  it('recovers a board stuck in ROM to the baseline OS through the API (POST /boards/{id}/recover), which counts as a health check', async () => {
+    const [brick] = await daemon.submit({ scenario: 'brick', boardId: 'emu-1' });
+    expect((await daemon.waitForRun(brick!)).verdict).to.equal('passed');
+    expect((await board('emu-1')).state).to.equal('broken');
+    const asked = await daemon.request<{ runId: string }>('POST', '/api/v1/boards/emu-1/recover');
+    expect(asked.status).to.equal(202);
+    const recovery = (await daemon.waitForRun(asked.body.runId, 240_000)) as RunJson;
+    expect([recovery.kind, recovery.scenario, recovery.verdict], recovery.reason ?? '').to.deep.equal(['health-check', 'recover-baseline', 'passed']);
+    const after = await board('emu-1');
+    expect([after.state, after.health.status, after.health.lastCheck?.runId]).to.deep.equal(['ready', 'good', asked.body.runId]);
+    expect((await daemon.request<{ osVersion: string }>('GET', '/api/v1/boards/emu-1')).body.osVersion).to.equal('22.11');
+  });
+
   it('a run cut short by a daemon kill keeps its console lines, provenance and passed steps; the running step says it was interrupted', async () => {
     const [id] = await daemon.submit({ scenario: 'boot-then-wait', boardId: 'emu-2' });
     await stream.waitForEvent((e) => e.type === 'step.started' && (e.payload as { runId: string; name: string }).runId === id && (e.payload as { name: string }).name === 'hold', 120_000, 'the hold step');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { XMLParser } from 'fast-xml-parser';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +90,24 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
         (error: { status?: number }) => error,
       );
       expect(refused.status, query).to.equal(401);
+    }
+  });
+
+  it('answers only to loopback Host names: another name (DNS rebinding from a browser page) gets 421', async () => {
+    const hostAnswer = (host: string) =>
+      new Promise<{ status: number; code: string | undefined }>((resolve, reject) => {
+        const request = httpRequest(`${daemon.url}/api/v1/boards`, { headers: { host, authorization: `Bearer ${daemon.token}` } }, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode!, code: (JSON.parse(body) as Partial<ErrorBody>).error?.code }));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+    expect(await hostAnswer('attacker.example:8480')).to.deep.equal({ status: 421, code: 'host-refused' });
+    expect(await hostAnswer('127.0.0.1.nip.io')).to.deep.equal({ status: 421, code: 'host-refused' });
+    for (const host of [`127.0.0.1:${daemon.port}`, `localhost:${daemon.port}`, `[::1]:${daemon.port}`, '127.0.0.2']) {
+      expect((await hostAnswer(host)).status, host).to.equal(200);
     }
   });
 

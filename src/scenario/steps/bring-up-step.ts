@@ -40,13 +40,18 @@ async function settledState(board: Board, context: StepContext): Promise<BoardSt
   });
 }
 
-export const bringUpStep = defineStep<{ recoverTo?: string }>({
+export const bringUpStep = defineStep<{ recoverTo?: string; recover?: 'if-stuck' | 'always' }>({
   type: 'bring-up',
   description:
-    "Bring the board to services up from whatever state it is in: release the recovery strap, power it on if off, reset it if hung, recover it over its recovery UART to the rig's baseline OS (or recoverTo) if it is stuck in ROM; its device REST API must then answer",
-  schema: { properties: { recoverTo: { type: 'string', pattern: '^[0-9]{2}\\.[0-9]{2}$' } } },
+    "Bring the board to services up from whatever state it is in: release the recovery strap, power it on if off, reset it if hung, recover it over its recovery UART to the rig's baseline OS (or recoverTo) if it is stuck in ROM (or always, with recover: always); its device REST API must then answer",
+  schema: {
+    properties: {
+      recoverTo: { type: 'string', pattern: '^[0-9]{2}\\.[0-9]{2}$' },
+      recover: { enum: ['if-stuck', 'always'], description: 'always: recover to the baseline even a board that boots (default if-stuck: only one stuck in ROM)' },
+    },
+  },
   defaultTimeoutMs: 10 * 60_000,
-  run: async ({ recoverTo }, context) => {
+  run: async ({ recoverTo, recover }, context) => {
     const { board } = context;
     const options = () => ({ signal: context.signal, timeoutMs: context.remainingMs() });
     if (board.state() === 'offline') throw new RigError('device-fault', 'board-offline', `board ${board.identity.id} is offline: the rig cannot reach it`);
@@ -64,7 +69,7 @@ export const bringUpStep = defineStep<{ recoverTo?: string }>({
       did.push('reset (it was hung)');
       state = await settledState(board, context);
     }
-    if (state === 'broken' || state === 'rom-recovery') {
+    if (state === 'broken' || state === 'rom-recovery' || (recover === 'always' && state !== 'offline')) {
       const osVersion = recoverTo ?? context.run.services.baselineOsVersion ?? DEFAULT_BASELINE_OS;
       context.note(`board is ${state}: recovering it to OS ${osVersion}`);
       const { dir } = await buildRecoverySetFor(context, osVersion);
