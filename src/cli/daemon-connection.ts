@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError, RigError } from '../util/failure.js';
+import { InputError, isFailureClass, RigError, type FailureClass } from '../util/failure.js';
 import { loopbackHttpUrl } from '../util/loopback-address.js';
 import { parseLoopbackUrlFlag } from './parse-options.js';
 import { defaultStateDir } from './commands/up.js';
@@ -18,14 +18,54 @@ export interface DaemonConnection {
 export const DAEMON_FILE = 'daemon.json';
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
-export function resolveDaemon(flags: { daemon?: string; token?: string; state?: string }): DaemonConnection {
+export interface DaemonFlags {
+  daemon?: string;
+  token?: string;
+  state?: string;
+}
+
+export function resolveDaemon(flags: DaemonFlags): DaemonConnection {
+  return { url: resolveDaemonUrl(flags), token: resolveToken(flags) };
+}
+
+/** The daemon's URL alone (what the readiness check needs: /api/v1/health takes no token). */
+export function resolveDaemonUrl(flags: DaemonFlags): string {
+  return daemonUrl(flags, flags.state ?? defaultStateDir());
+}
+
+/** The API token; none found is the caller's mistake (exit 2, see action.ts). */
+export function resolveToken(flags: DaemonFlags): string {
   const state = flags.state ?? defaultStateDir();
-  const url = daemonUrl(flags, state);
   let token = flags.token ?? process.env.SPHERE_RIG_TOKEN;
   if (!token && existsSync(join(state, ADMIN_TOKEN_FILE))) token = readFileSync(join(state, ADMIN_TOKEN_FILE), 'utf8').trim();
   if (!token) throw new InputError('token-missing', `no API token: give --token or SPHERE_RIG_TOKEN (no ${join(state, ADMIN_TOKEN_FILE)})`);
-  return { url, token };
+  return token;
 }
+
+/**
+ * An error answer of the daemon (HTTP 4xx/5xx). Its message is the daemon's own
+ * message, as sent, followed by the request and status; 400/401/403/404 are the
+ * caller's mistakes (exit 2), anything else keeps the daemon's failure class.
+ */
+export class DaemonHttpError extends RigError {
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly path: string,
+    readonly daemonMessage: string,
+    failureClass: FailureClass,
+    code: string,
+  ) {
+    super(failureClass, code, `${daemonMessage} (${method} ${path}: HTTP ${status})`, { status });
+  }
+
+  /** Statuses by which the daemon says the request itself was wrong: a bad value, an unknown name, a refused token. */
+  get isCallerMistake(): boolean {
+    return CALLER_STATUSES.has(this.status);
+  }
+}
+
+const CALLER_STATUSES = new Set([400, 401, 403, 404, 405, 413, 422]);
 
 /** The daemon's URL from the first source that gives one; it must be http:// on loopback, as the daemon serves. */
 function daemonUrl(flags: { daemon?: string }, state: string): string {
@@ -79,8 +119,8 @@ export async function daemonRequest<T>(
     } catch {
       // not JSON: keep the status line
     }
-    const failureClass = (error.failureClass as never) ?? 'infra-error';
-    throw new RigError(failureClass, error.code ?? `http-${response.status}`, `${method} ${path}: ${response.status} ${error.message ?? text.slice(0, 200)}`);
+    const failureClass = isFailureClass(error.failureClass) ? error.failureClass : 'infra-error';
+    throw new DaemonHttpError(response.status, method, path, error.message ?? (text.slice(0, 200) || response.statusText), failureClass, error.code ?? `http-${response.status}`);
   }
   if ((options.accept ?? 'application/json') !== 'application/json') return text as T;
   return (text ? JSON.parse(text) : undefined) as T;

@@ -92,7 +92,7 @@ export class EventStreamClient {
         const status = /Unexpected server response: (\d+)/.exec(this.#lastFailure)?.[1];
         this.#liveReject(
           status === '401' || status === '403'
-            ? new RigError('infra-error', 'stream-refused', `the daemon at ${this.connection.url} refused the token for its event stream (HTTP ${status})`)
+            ? new RigError('infra-error', 'stream-refused', `the daemon at ${this.connection.url} refused the token for its event stream (HTTP ${status})`, { status: Number(status) })
             : new RigError('infra-error', 'daemon-unreachable', `cannot reach the daemon at ${this.connection.url}: ${this.#lastFailure || 'the event stream closed'}`),
         );
         this.#closed = true;

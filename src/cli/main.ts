@@ -22,7 +22,9 @@ const program = new Command('sphere-rig')
 program.addHelpText(
   'after',
   `
-Exit codes: 0 ok, 1 test failed, 2 usage error, 3 infrastructure error,
+Exit codes: 0 ok, 1 test failed, 2 usage error (bad flags; unknown scenario,
+board, run or parameter; a missing or refused token), 3 infrastructure error
+(daemon unreachable or not ready, busy or unavailable board, daemon fault),
 4 device fault, 5 timeout, 6 cancelled, 7 not applicable, 8 no USB access.`,
 );
 

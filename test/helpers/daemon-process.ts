@@ -44,11 +44,13 @@ export class DaemonProcess {
         child.kill('SIGKILL');
         reject(new Error(`daemon not up after ${START_TIMEOUT_MS} ms:\n${stderr.join('\n')}`));
       }, START_TIMEOUT_MS);
+      // Up once it says `ready` (every board registered, DAA up), at the URL it said it serves.
+      let servedAt: string | undefined;
       lines.on('line', (line) => {
-        const match = /daemon up at (http:\/\/[\d.:]+)/.exec(line);
-        if (!match) return;
+        servedAt ??= /daemon up at (http:\/\/[\d.:]+)/.exec(line)?.[1];
+        if (!servedAt || !/^ready +http/.test(line)) return;
         clearTimeout(timer);
-        resolve(match[1]!);
+        resolve(servedAt);
       });
       child.once('exit', (code) => {
         clearTimeout(timer);

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { Daemon } from '../../daemon/daemon.js';
 import { DEFAULT_LISTEN, loadRigConfig } from '../../daemon/rig-config.js';
 import { action } from '../action.js';
 import { parseLoopbackFlag } from '../parse-options.js';
@@ -45,6 +44,11 @@ watch) find the daemon and the token through <state>; scripts pass
 Ctrl-C stops it: running scenarios are cancelled (their teardown runs) and
 nothing finished is lost.
 
+It prints a line starting "ready" once every board of the rig is registered
+and the DAA service is up (GET /api/v1/health then answers ready: true);
+client commands wait for that with --wait-ready. Every board is health-checked
+(power on, services up, attestation) before its first run.
+
 The daemon serves on a literal loopback address only (127.0.0.0/8, ::1), from
 --listen or the rig's daemon.listen. Host names, localhost included, are refused
 (what they resolve to is not ours to guarantee: give 127.0.0.1), and so are
@@ -55,6 +59,8 @@ The daemon serves on a literal loopback address only (127.0.0.0/8, ::1), from
       action(async (flags: UpFlags) => {
         const listen = flags.listen === undefined ? undefined : parseLoopbackFlag(flags.listen, '--listen', { use: 'listen' });
         const rig = loadRigConfig(flags.rig);
+        // Loaded here, not at the top: every other command (and its start-up time) does without the daemon's code.
+        const { Daemon } = await import('../../daemon/daemon.js');
         const daemon = await Daemon.start({
           rig,
           stateDir: flags.state,
@@ -70,6 +76,9 @@ The daemon serves on a literal loopback address only (127.0.0.0/8, ::1), from
           `dashboard  ${daemon.url}/\nAPI token  ${daemon.adminToken.path}${daemon.adminToken.created ? ' (new)' : ''}\n` +
             `try        sphere-rig run boot-smoke --tags all\nCtrl-C to stop\n`,
         );
+        // One line a supervising script can wait for: every board registered, the DAA service up
+        // (GET /api/v1/health says ready: true from now on; boards are health-checked before their first run).
+        process.stdout.write(`ready      ${daemon.url}\n`);
         await new Promise<void>((done) => {
           process.once('SIGINT', done);
           process.once('SIGTERM', done);
