@@ -429,6 +429,12 @@ export class RunScheduler {
         runEnded: (r) => {
           consoleBatch.close();
           hold = this.#judgeBoard(board, r, holdOnFailure);
+          // The hold is in place before the end is announced, so whoever asked finds it held.
+          if (hold) {
+            this.leases.release(boardId, holder);
+            this.#hold(boardId, hold, r.id);
+            hold = undefined;
+          }
           this.options.persist(r);
           this.options.observer?.runEnded?.(r);
         },
