@@ -130,25 +130,30 @@ describe('sphere-rig client commands against a daemon', function () {
     expect(leased.code, leased.stderr).to.equal(0);
     expect(leased.stdout).to.match(/^emu-2 +leased to manual:alice until \d\d:\d\d:\d\dZ .*sphere-rig release emu-2/);
 
-    // Somebody else's board: acting on it is a conflict (3), releasing it is not ours to do (2).
-    const [listing, power, notMine] = await Promise.all([cli(['boards']), cli(['boards', 'power', 'emu-2', 'off']), cli(['release', 'emu-2'])]);
-    const row = listing.stdout.split('\n').find((l) => l.startsWith('emu-2'))!;
-    expect(row).to.match(/ good +.* manual:alice until \d\d:\d\d:\d\dZ +-$/);
-    expect(power.code, power.stderr).to.equal(3);
-    expect(power.stderr).to.contain('manual:alice');
-    expect(notMine.code).to.equal(2);
-    expect(notMine.stderr).to.contain('emu-2 is leased by manual:alice');
+    // Released in any case, so a failure here does not hold the board for the tests after it.
+    try {
+      // Somebody else's board: acting on it is a conflict (3), releasing it is not ours to do (2).
+      const [listing, power, notMine] = await Promise.all([cli(['boards']), cli(['boards', 'power', 'emu-2', 'off']), cli(['release', 'emu-2'])]);
+      const row = listing.stdout.split('\n').find((l) => l.startsWith('emu-2'))!;
+      expect(row, `boards exited ${listing.code}: ${listing.stdout}${listing.stderr}`).to.match(/ good +.* manual:alice until \d\d:\d\d:\d\dZ +-$/);
+      expect(power.code, power.stderr).to.equal(3);
+      expect(power.stderr).to.contain('manual:alice');
+      expect(notMine.code).to.equal(2);
+      expect(notMine.stderr).to.contain('emu-2 is leased by manual:alice');
 
-    const run = spawnCli(['run', 'quick-steps', '--board', 'emu-2']);
-    await run.waitForLine(/^waiting +emu-2 +.*manual:alice/);
-    expect(run.stdout.some((l) => l.startsWith('started '))).to.equal(false);
-    const released = await cli(['release', 'emu-2', '--token', alice]);
-    expect(released.code, released.stderr).to.equal(0);
-    expect(released.stdout).to.equal('emu-2  released\n');
-    expect(await run.exited, run.output).to.equal(0);
-    const started = run.stdout.findIndex((l) => l.startsWith('started '));
-    expect(started, run.output).to.be.greaterThan(run.stdout.findIndex((l) => l.startsWith('waiting ')));
-    expect(run.stdout.filter((l) => /passed +step /.test(l))).to.have.length(QUICK_STEPS.length);
+      const run = spawnCli(['run', 'quick-steps', '--board', 'emu-2']);
+      await run.waitForLine(/^waiting +emu-2 +.*manual:alice/);
+      expect(run.stdout.some((l) => l.startsWith('started '))).to.equal(false);
+      const released = await cli(['release', 'emu-2', '--token', alice]);
+      expect(released.code, released.stderr).to.equal(0);
+      expect(released.stdout).to.equal('emu-2  released\n');
+      expect(await run.exited, run.output).to.equal(0);
+      const started = run.stdout.findIndex((l) => l.startsWith('started '));
+      expect(started, run.output).to.be.greaterThan(run.stdout.findIndex((l) => l.startsWith('waiting ')));
+      expect(run.stdout.filter((l) => /passed +step /.test(l))).to.have.length(QUICK_STEPS.length);
+    } finally {
+      await cli(['release', 'emu-2', '--token', alice]);
+    }
   });
 
   it('Ctrl-C during run cancels what it submitted, says so and exits 6; the run ends cancelled', async () => {
@@ -231,6 +236,14 @@ describe('sphere-rig client commands against a daemon', function () {
     expect(check.stdout).to.match(/^emu-1 +health good/m);
     const json = await cli(['boards', 'health', 'emu-1', '--json']);
     expect(JSON.parse(json.stdout)).to.deep.include({ status: 'good', checking: false });
+  });
+
+  it('boards recover recovers a board to the baseline over its recovery UART, follows it and exits with its verdict', async () => {
+    const recovered = await cli(['boards', 'recover', 'emu-1'], {});
+    expect(recovered.code, recovered.stdout + recovered.stderr).to.equal(0);
+    expect(recovered.stdout).to.match(/^PASS +emu-1 +recover-baseline/m);
+    expect(recovered.stdout).to.match(/^emu-1 +health good/m);
+    expect((await cli(['boards', 'recover', 'no-such-board'])).code).to.equal(2);
   });
 
   it('boards maintenance on/off drains and returns a board; boards shows it', async () => {

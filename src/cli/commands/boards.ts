@@ -93,6 +93,11 @@ the running scenario, or how many runs are queued.`,
     .addHelpText('after', '\nExit codes: 0 shown (or the check passed); with --check the code of its verdict (1 test failed, 3 infra error, 4 device fault, 5 timeout, 6 cancelled); 2 unknown board.')
     .action(action(async (board: string, _o: unknown, command: Command) => boardHealth(opts(command), board)));
 
+  sub('recover', "Recover a board over its recovery UART to the rig's baseline OS (one stuck in ROM included), then check it as a health check does; follows it and exits with its verdict (operator)")
+    .argument('<board>', 'board id')
+    .addHelpText('after', '\nRuns the built-in scenario recover-baseline ahead of the board\'s queue. Exit codes as for `boards health --check`.')
+    .action(action(async (board: string, _o: unknown, command: Command) => boardHealth({ ...opts(command), check: true }, board, 'recover')));
+
   sub('maintenance', 'Take a board out of service (on) or give it back (off: a health check runs first) (operator)')
     .argument('<board>', 'board id')
     .argument('<mode>', 'on or off')
@@ -145,7 +150,7 @@ async function setHealth(flags: ConnectionFlags & { reason?: string; json?: bool
   process.stdout.write(`${board}  health ${health.status}${health.checking ? ', checking' : ''}${health.reason ? `: ${oneLine(health.reason)}` : ''}${note}\n`);
 }
 
-async function boardHealth(flags: ConnectionFlags & { check?: boolean; json?: boolean }, id: string): Promise<number> {
+async function boardHealth(flags: ConnectionFlags & { check?: boolean; json?: boolean }, id: string, how: 'health-check' | 'recover' = 'health-check'): Promise<number> {
   const connection = await connect(flags);
   if (!flags.check) {
     const board = await daemonRequest<BoardJson>(connection, 'GET', boardPath(id));
@@ -159,8 +164,8 @@ async function boardHealth(flags: ConnectionFlags & { check?: boolean; json?: bo
   });
   try {
     await stream.start();
-    const { runId } = await daemonRequest<{ runId: string }>(connection, 'POST', `${boardPath(id)}/health-check`);
-    follower.adopt([{ id: runId, boardId: id, scenario: 'health-check' }]);
+    const { runId } = await daemonRequest<{ runId: string }>(connection, 'POST', `${boardPath(id)}/${how}`);
+    follower.adopt([{ id: runId, boardId: id, scenario: how === 'recover' ? 'recover-baseline' : 'health-check' }]);
     await waitForRuns(connection, follower);
   } finally {
     stream.close();
