@@ -1,4 +1,5 @@
 import type { Board, BoardIdentity, BoardState } from '../device/board.js';
+import type { ConsoleLine } from '../device/console-history.js';
 import { EmulatedBoardDriver, type EmulatedBoardSurfaces } from '../device/emulated/emulated-board-driver.js';
 import { OfflineBoard } from '../device/offline-board.js';
 import { componentLogger } from '../util/logger.js';
@@ -13,8 +14,15 @@ import type { RunEventPublisher } from './run-event-publisher.js';
  */
 const log = componentLogger('boards');
 
+interface Wiring {
+  /** The state last published for the board. */
+  published: BoardState | null;
+  detach(): void;
+}
+
 export class BoardRegistry {
   readonly #boards = new Map<string, Board>();
+  readonly #wiring = new Map<string, Wiring>();
 
   constructor(private readonly events: RunEventPublisher) {}
 
@@ -46,17 +54,48 @@ export class BoardRegistry {
     }
   }
 
+  /**
+   * Puts `board` in the place of the board with its ID (a new driver after the
+   * emulator restarted, or an OfflineBoard while it is down) and returns the one
+   * it replaces, which the caller closes. The old board's events are no longer
+   * published; the new one's are. Its state is published now if it differs from
+   * the last one published, or if a `reason` is given (offline → offline with why).
+   */
+  replace(board: Board, reason: string | null = null): Board {
+    const id = board.identity.id;
+    const old = this.#boards.get(id);
+    if (!old) throw new Error(`no board '${id}' to replace`);
+    const wiring = this.#wiring.get(id);
+    wiring?.detach();
+    this.#attach(board, wiring?.published ?? null, reason);
+    return old;
+  }
+
   #add(board: Board): void {
+    this.#attach(board, null, null);
+  }
+
+  #attach(board: Board, published: BoardState | null, reason: string | null): void {
     const id = board.identity.id;
     this.#boards.set(id, board);
-    let previous: BoardState | null = null;
-    const publishState = (state: BoardState) => {
-      this.events.boardState(id, previous, state);
-      previous = state;
+    const wiring: Wiring = {
+      published,
+      detach: () => {
+        board.off('state', onState);
+        board.console.off('line', onLine);
+      },
     };
-    publishState(board.state());
-    board.on('state', publishState);
-    board.console.on('line', (line) => this.events.consoleLine(id, { seq: line.seq, timestamp: line.timestamp, text: line.text }, { uart: 'debug' }));
+    const publishState = (state: BoardState, why: string | null = null) => {
+      this.events.boardState(id, wiring.published, state, why);
+      wiring.published = state;
+    };
+    const onState = (state: BoardState) => publishState(state);
+    const onLine = (line: ConsoleLine) => this.events.consoleLine(id, { seq: line.seq, timestamp: line.timestamp, text: line.text }, { uart: 'debug' });
+    const state = board.state();
+    if (state !== published || reason !== null) publishState(state, reason);
+    board.on('state', onState);
+    board.console.on('line', onLine);
+    this.#wiring.set(id, wiring);
   }
 
   async close(): Promise<void> {

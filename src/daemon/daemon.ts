@@ -23,7 +23,7 @@ import { BOARD_HEALTH_STATUSES, BoardHealthBook } from './board-health.js';
 import { BoardRegistry } from './board-registry.js';
 import { daaAccess, defaultReferenceValues } from './daa-access.js';
 import { daaRouteAccess } from './daa-route-access.js';
-import { EmulatorChild } from './emulator-child.js';
+import { EmulatorSupervisor } from './emulator-supervisor.js';
 import { EventBus } from './event-bus.js';
 import { EventStreamServer } from './event-stream-server.js';
 import { hostCheck } from './host-check.js';
@@ -102,7 +102,7 @@ export class Daemon {
     readonly daa: DaaService,
     private readonly server: Server,
     private readonly stream: EventStreamServer,
-    private readonly emulator: EmulatorChild | undefined,
+    private readonly emulator: EmulatorSupervisor | undefined,
     private readonly stateDir: string,
   ) {}
 
@@ -202,7 +202,7 @@ export class Daemon {
     });
     const url = `http://${formatHostPort(listen.host, (server.address() as AddressInfo).port)}`;
 
-    let emulator: EmulatorChild | undefined;
+    let emulator: EmulatorSupervisor | undefined;
     const emulated = rig.boards.filter((b) => b.driver === 'emulated');
     try {
       if (emulated.length && rig.emulator) {
@@ -212,7 +212,13 @@ export class Daemon {
           await provisionEmulator({ stateDir: emulatorState, count: rig.emulator.boards, baselineApp: rig.emulator.baselineApp ?? false });
         }
         // Powered off until claimed, so the first attestation at boot finds its tenant.
-        emulator = await EmulatorChild.start({ stateDir: emulatorState, boards: rig.emulator.boards, speed: rig.emulator.speed, daaUrl: `${url}/daa`, poweredOff: true });
+        // Restarted (its boards re-bound and powered on) if it dies; see EmulatorSupervisor.
+        emulator = await EmulatorSupervisor.start({
+          child: { stateDir: emulatorState, boards: rig.emulator.boards, speed: rig.emulator.speed, daaUrl: `${url}/daa`, poweredOff: true },
+          boards: emulated,
+          registry,
+          scheduler,
+        });
       }
       await registry.bind(rig.boards, emulator?.boards ?? [], bindRealBoard);
       for (const board of registry.boards.values()) {
@@ -234,6 +240,7 @@ export class Daemon {
         if (!rig.health.atStart && health.status === 'unknown') healthBook.set(board.identity.id, 'good', 'trusted at start (rig health.atStart: false)');
       }
       for (const boardId of registry.boards.keys()) scheduler.poke(boardId);
+      emulator?.watch();
       readiness.ready = true;
     } catch (error) {
       await emulator?.stop();
@@ -249,6 +256,8 @@ export class Daemon {
 
   /** Cancel runs (their teardowns run), stop the emulator, close stores: nothing finished is lost. */
   async close(): Promise<void> {
+    // First: an emulator that exits from now on was stopped by us, not lost.
+    this.emulator?.stopSupervising();
     await this.scheduler.close();
     await this.stream.close();
     // Stop accepting, then drop the idle keep-alive connections that would hold close() open.

@@ -22,12 +22,22 @@ export interface EmulatorChildOptions {
   /** Start with the boards' power off (the daemon claims them first). */
   poweredOff?: boolean;
   startTimeoutMs?: number;
+  /** Gives up the start (the process is stopped): the daemon is stopping. */
+  signal?: AbortSignal;
+}
+
+/** How the emulator process ended: its exit code, or the signal that killed it. */
+export interface EmulatorExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 export class EmulatorChild {
   private constructor(
     readonly child: ChildProcess,
     readonly boards: EmulatedBoardSurfaces[],
+    /** Settles when the process has exited, however (see EmulatorSupervisor). */
+    readonly exited: Promise<EmulatorExit>,
   ) {}
 
   static async start(options: EmulatorChildOptions): Promise<EmulatorChild> {
@@ -36,7 +46,10 @@ export class EmulatorChild {
     if (options.poweredOff) args.push('--powered-off');
     // The emulator stops when this pipe closes, even if the daemon is SIGKILLed.
     args.push('--exit-with-parent');
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SPHERE_RIG_LOG_FORMAT: 'json' } });
+    // Its own process group: a Ctrl-C at the daemon's terminal reaches the daemon only, which stops the
+    // emulator itself; so an emulator that exits while the daemon runs has died (see EmulatorSupervisor).
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SPHERE_RIG_LOG_FORMAT: 'json' }, detached: true });
+    const exited = new Promise<EmulatorExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     createInterface({ input: child.stderr! }).on('line', (line) => {
       try {
         const entry = JSON.parse(line) as { level?: string; message?: string };
@@ -47,20 +60,27 @@ export class EmulatorChild {
     });
     const lines = createInterface({ input: child.stdout! });
     const timeout = AbortSignal.timeout(options.startTimeoutMs ?? 120_000);
+    const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     try {
       const [first] = (await Promise.race([
-        once(lines, 'line', { signal: timeout }),
-        once(child, 'exit', { signal: timeout }).then(([code]) => {
+        once(lines, 'line', { signal }),
+        once(child, 'exit', { signal }).then(([code]) => {
           throw new RigError('infra-error', 'emulator-exited', `the emulator exited with code ${String(code)} before it was ready (see the log)`);
         }),
       ])) as [string];
-      const { boards } = JSON.parse(first) as { boards: EmulatedBoardSurfaces[] };
-      return new EmulatorChild(child, boards);
+      return new EmulatorChild(child, surfacesIn(first), exited);
     } catch (error) {
       child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      void exited.then(() => clearTimeout(killer));
+      if (options.signal?.aborted) throw new RigError('cancelled', 'cancelled', 'the emulator start was given up');
       if (timeout.aborted) throw new RigError('timeout', 'emulator-start-timeout', 'the emulator did not print its surfaces in time');
       throw error;
     }
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   get running(): boolean {
@@ -69,10 +89,24 @@ export class EmulatorChild {
 
   async stop(): Promise<void> {
     if (!this.running) return;
-    const exited = once(this.child, 'exit');
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
-    await exited;
+    await this.exited;
     clearTimeout(timer);
   }
+}
+
+/** The boards of the emulator's first line; with --json a failure to start is printed there as {ok: false, error}. */
+function surfacesIn(line: string): EmulatedBoardSurfaces[] {
+  let parsed: { boards?: unknown; ok?: boolean; error?: { code?: string; message?: string } } | null;
+  try {
+    parsed = JSON.parse(line) as typeof parsed;
+  } catch {
+    parsed = null;
+  }
+  if (parsed?.ok === false) {
+    throw new RigError('infra-error', 'emulator-start-failed', `the emulator did not start: ${parsed.error?.message ?? parsed.error?.code ?? 'no reason given'}`);
+  }
+  if (!Array.isArray(parsed?.boards)) throw new RigError('infra-error', 'emulator-start-failed', `the emulator printed ${JSON.stringify(line.slice(0, 200))} where its surfaces were expected`);
+  return parsed.boards as EmulatedBoardSurfaces[];
 }

@@ -33,7 +33,51 @@ export interface ControlServerOptions {
   /** Default 0: any free port. */
   port?: number;
   maxLineBytes?: number;
+  /** What one client may cost the server before it is dropped; defaults in CONTROL_CLIENT_LIMITS. */
+  limits?: Partial<ControlClientLimits>;
 }
+
+/**
+ * The bounds on one client. Nothing a client sends or fails to read can grow
+ * the server's memory without bound: past any of these it is dropped, with a
+ * last error line naming the reason (`id: null`, the code below) when that line
+ * can still be written.
+ */
+export interface ControlClientLimits {
+  /** Bytes queued for a client that does not read (replies and events) before it is dropped ('send-queue-full'). */
+  maxQueuedBytes: number;
+  /** A line past maxLineBytes is answered `line-too-long` and skipped; one that goes on this many bytes further without a newline gets the client dropped ('line-too-long'). */
+  maxDiscardBytes: number;
+  /** Malformed lines (those the channel itself answers with an error) allowed in a burst ('too-many-malformed-lines')... */
+  malformedBurst: number;
+  /** ...of which this many per second are forgiven, so a long-lived client is not dropped for rare mistakes. */
+  malformedPerSecond: number;
+  /** Lines allowed in a burst ('frame-rate-exceeded')... */
+  frameBurst: number;
+  /** ...and sustained per second. */
+  framesPerSecond: number;
+  /** How long a dropped client that does not close its end gets to read its last line before the socket is destroyed. */
+  closeGraceMs: number;
+}
+
+export const CONTROL_CLIENT_LIMITS: Readonly<ControlClientLimits> = {
+  maxQueuedBytes: 1024 * 1024,
+  maxDiscardBytes: 16 * 1024 * 1024,
+  malformedBurst: 500,
+  malformedPerSecond: 1,
+  frameBurst: 2000,
+  framesPerSecond: 500,
+  closeGraceMs: 1000,
+};
+
+/** Why a client was dropped: the code of its last error line, and a key of `ControlServer.drops`. */
+export const ControlDropReason = {
+  sendQueueFull: 'send-queue-full',
+  lineTooLong: 'line-too-long',
+  tooManyMalformedLines: 'too-many-malformed-lines',
+  frameRateExceeded: 'frame-rate-exceeded',
+} as const;
+export type ControlDropReason = (typeof ControlDropReason)[keyof typeof ControlDropReason];
 
 interface RegisteredCommand {
   validate: ValidateFunction;
@@ -43,7 +87,9 @@ interface RegisteredCommand {
 /**
  * The emulator's control channel (see control-protocol.ts): a TCP server on
  * loopback speaking JSON lines. Every bad input gets an error reply and the
- * connection keeps serving; nothing a client sends can crash the server.
+ * connection keeps serving; nothing a client sends can crash the server. What
+ * one client may cost is bounded (ControlClientLimits): past a bound it is
+ * dropped with a last error line naming why, counted in `drops` and logged once.
  */
 export class ControlServer {
   private readonly server: Server;
@@ -51,13 +97,20 @@ export class ControlServer {
   private readonly clients = new Map<number, ControlConnection>();
   private readonly ajv = new Ajv({ allErrors: true, strict: true });
   private readonly maxLineBytes: number;
+  private readonly limits: ControlClientLimits;
+  private readonly dropCounts: Record<ControlDropReason, number> = {
+    'send-queue-full': 0,
+    'line-too-long': 0,
+    'too-many-malformed-lines': 0,
+    'frame-rate-exceeded': 0,
+  };
   private nextClientId = 1;
   private closing: Promise<void> | undefined;
 
   /** Starts listening; resolves once the port is bound. */
   static async listen(options: ControlServerOptions = {}): Promise<ControlServer> {
     const { host, port } = checkLoopbackHostPort({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 }, 'the control channel', { use: 'listen' });
-    const control = new ControlServer(options.maxLineBytes ?? CONTROL_MAX_LINE_BYTES);
+    const control = new ControlServer(options.maxLineBytes ?? CONTROL_MAX_LINE_BYTES, { ...CONTROL_CLIENT_LIMITS, ...options.limits });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => {
         reject(new RigError('infra-error', 'control-listen-failed', `cannot listen on ${formatHostPort(host, port)}: ${error.message}`, {}, { cause: error }));
@@ -73,8 +126,9 @@ export class ControlServer {
     return control;
   }
 
-  private constructor(maxLineBytes: number) {
+  private constructor(maxLineBytes: number, limits: ControlClientLimits) {
     this.maxLineBytes = maxLineBytes;
+    this.limits = limits;
     this.server = createServer((socket) => this.accept(socket));
   }
 
@@ -88,6 +142,11 @@ export class ControlServer {
 
   get clientCount(): number {
     return this.clients.size;
+  }
+
+  /** Clients dropped so far for going past a bound (see ControlClientLimits), by reason. */
+  get drops(): Readonly<Record<ControlDropReason, number>> {
+    return { ...this.dropCounts };
   }
 
   /** Adds a command; its schema is compiled now, so a bad schema fails here rather than on first use. */
@@ -135,8 +194,15 @@ export class ControlServer {
       return;
     }
     const id = this.nextClientId++;
-    const client = new ControlConnection(id, socket, this.maxLineBytes, (line, from) => {
-      this.dispatch(line, from).catch((error: unknown) => log.error('dispatch failed', { client: id, error: String(error) }));
+    const client = new ControlConnection(id, socket, this.maxLineBytes, this.limits, {
+      onLine: (line, from) => {
+        this.dispatch(line, from).catch((error: unknown) => log.error('dispatch failed', { client: id, error: String(error) }));
+      },
+      onDrop: (reason, message) => {
+        this.dropCounts[reason] += 1;
+        // Once per client: a dropped client sends nothing more that is read.
+        log.warn('client dropped', { client: id, reason, why: message, drops: this.drops });
+      },
     });
     this.clients.set(id, client);
     log.debug('client connected', { client: id, remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
@@ -147,39 +213,43 @@ export class ControlServer {
     });
   }
 
-  /** One line in, exactly one reply out (unless the client is gone by then). */
+  /**
+   * One line in, exactly one reply out (unless the client is gone by then).
+   * The channel's own error replies (the line was not a valid request) count
+   * against the client's malformed-line bound.
+   */
   private async dispatch(line: string, client: ControlConnection): Promise<void> {
     let message: unknown;
     try {
       message = JSON.parse(line);
     } catch (error) {
-      client.reply({ id: null, ok: false, error: { code: ControlErrorCode.malformedJson, message: `not JSON: ${(error as Error).message}` } });
+      client.malformed({ id: null, ok: false, error: { code: ControlErrorCode.malformedJson, message: `not JSON: ${(error as Error).message}` } });
       return;
     }
     if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-      client.reply({ id: null, ok: false, error: { code: ControlErrorCode.notAnObject, message: 'a request must be a JSON object' } });
+      client.malformed({ id: null, ok: false, error: { code: ControlErrorCode.notAnObject, message: 'a request must be a JSON object' } });
       return;
     }
     const request = message as Record<string, unknown>;
     const id = request.id;
     if (!isRequestId(id)) {
-      client.reply({ id: null, ok: false, error: { code: ControlErrorCode.invalidRequest, message: "'id' must be a number or a non-empty string" } });
+      client.malformed({ id: null, ok: false, error: { code: ControlErrorCode.invalidRequest, message: "'id' must be a number or a non-empty string" } });
       return;
     }
     const cmd = request.cmd;
     if (typeof cmd !== 'string') {
-      client.reply({ id, ok: false, error: { code: ControlErrorCode.invalidRequest, message: "'cmd' must be a string" } });
+      client.malformed({ id, ok: false, error: { code: ControlErrorCode.invalidRequest, message: "'cmd' must be a string" } });
       return;
     }
     const command = this.commands.get(cmd);
     if (!command) {
-      client.reply({ id, ok: false, error: { code: ControlErrorCode.unknownCommand, message: `unknown command '${cmd}'`, details: { known: [...this.commands.keys()].sort() } } });
+      client.malformed({ id, ok: false, error: { code: ControlErrorCode.unknownCommand, message: `unknown command '${cmd}'`, details: { known: [...this.commands.keys()].sort() } } });
       return;
     }
     const params = withoutKey(withoutKey(request, 'id'), 'cmd');
     if (!command.validate(params)) {
       const errors = describeSchemaErrors(command.validate.errors ?? []);
-      client.reply({
+      client.malformed({
         id,
         ok: false,
         error: { code: ControlErrorCode.invalidParams, message: `${cmd}: ${errors.map((e) => e.message).join('; ')}`, details: { errors } },
@@ -199,22 +269,62 @@ export class ControlServer {
   }
 }
 
-/** One client connection: splits the byte stream into bounded lines and writes replies. */
+interface ConnectionHooks {
+  onLine: (line: string, client: ControlConnection) => void;
+  /** Called once, when the client is dropped for going past a bound. */
+  onDrop: (reason: ControlDropReason, message: string) => void;
+}
+
+/** A token bucket: `burst` at once, refilled at `perSecond`. */
+class Bucket {
+  private tokens: number;
+  private last = performance.now();
+
+  constructor(
+    private readonly burst: number,
+    private readonly perSecond: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  /** Takes one token; false when there is none left. */
+  take(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+/**
+ * One client connection: splits the byte stream into bounded lines and writes
+ * replies, within the client's limits (see ControlClientLimits).
+ */
 class ControlConnection {
   readonly id: number;
   private readonly socket: Socket;
   private readonly maxLineBytes: number;
-  private readonly onLine: (line: string, client: ControlConnection) => void;
+  private readonly limits: ControlClientLimits;
+  private readonly hooks: ConnectionHooks;
   private readonly lifetime = new AbortController();
+  private readonly frames: Bucket;
+  private readonly malformedLines: Bucket;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private discarding = false;
+  private discardedBytes = 0;
+  private dropped: ControlDropReason | undefined;
 
-  constructor(id: number, socket: Socket, maxLineBytes: number, onLine: (line: string, client: ControlConnection) => void) {
+  constructor(id: number, socket: Socket, maxLineBytes: number, limits: ControlClientLimits, hooks: ConnectionHooks) {
     this.id = id;
     this.socket = socket;
     this.maxLineBytes = maxLineBytes;
-    this.onLine = onLine;
+    this.limits = limits;
+    this.hooks = hooks;
+    this.frames = new Bucket(limits.frameBurst, limits.framesPerSecond);
+    this.malformedLines = new Bucket(limits.malformedBurst, limits.malformedPerSecond);
     socket.setNoDelay(true); // small request/reply lines: Nagle + delayed ACK would add ~40 ms each
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => log.debug('client socket error', { client: id, error: error.message }));
@@ -238,8 +348,27 @@ class ControlConnection {
     this.send(line);
   }
 
+  /** The error reply to a line that was not a valid request; too many of them and the client is dropped instead. */
+  malformed(reply: ControlReply): void {
+    if (this.dropped) return;
+    if (!this.malformedLines.take()) {
+      this.drop(
+        ControlDropReason.tooManyMalformedLines,
+        `more than ${this.limits.malformedBurst} malformed lines (${this.limits.malformedPerSecond} a second forgiven); closing the connection`,
+      );
+      return;
+    }
+    this.reply(reply);
+  }
+
+  /** Queues a line for the client, unless what is queued already is past the bound: then the client is dropped. */
   send(line: string): void {
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(line);
+    if (this.dropped || this.socket.destroyed || !this.socket.writable) return;
+    if (this.socket.writableLength > this.limits.maxQueuedBytes) {
+      this.drop(ControlDropReason.sendQueueFull, `more than ${this.limits.maxQueuedBytes} bytes queued for a client that does not read; closing the connection`);
+      return;
+    }
+    this.socket.write(line);
   }
 
   abort(): void {
@@ -251,37 +380,74 @@ class ControlConnection {
     this.socket.destroy();
   }
 
+  /**
+   * Stops serving the client: nothing more it sends is read as a request, its
+   * handlers are told (signal), it gets a last error line naming the reason
+   * (behind whatever is queued), and the connection ends. A client that does
+   * not close its end in closeGraceMs is cut off.
+   */
+  private drop(reason: ControlDropReason, message: string): void {
+    if (this.dropped) return;
+    this.dropped = reason;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.abort();
+    this.hooks.onDrop(reason, message);
+    if (!this.socket.destroyed && this.socket.writable) {
+      const last: ControlReply = { id: null, ok: false, error: { code: reason, message, failureClass: 'infra-error' } };
+      this.socket.end(`${JSON.stringify(last)}\n`);
+    }
+    setTimeout(() => this.socket.destroy(), this.limits.closeGraceMs).unref();
+  }
+
   /** Bounded line splitting: an over-long line is answered once and skipped up to its newline. */
   private receive(chunk: Buffer): void {
     let start = 0;
     while (start <= chunk.length) {
+      // A dropped client's bytes are read (so that its close is seen) and ignored.
+      if (this.dropped) return;
       const newline = chunk.indexOf(0x0a, start);
       const piece = chunk.subarray(start, newline === -1 ? chunk.length : newline);
-      if (!this.discarding) {
-        if (this.pendingBytes + piece.length > this.maxLineBytes) {
-          this.reply({
-            id: null,
-            ok: false,
-            error: { code: ControlErrorCode.lineTooLong, message: `line longer than ${this.maxLineBytes} bytes; discarded up to the next newline` },
-          });
-          this.pending = [];
-          this.pendingBytes = 0;
-          this.discarding = true;
-        } else if (piece.length > 0) {
-          this.pending.push(piece);
-          this.pendingBytes += piece.length;
+      if (this.discarding) {
+        this.discardedBytes += piece.length;
+        if (this.discardedBytes > this.maxLineBytes + this.limits.maxDiscardBytes) {
+          this.drop(ControlDropReason.lineTooLong, `a line longer than ${this.maxLineBytes + this.limits.maxDiscardBytes} bytes; closing the connection`);
+          return;
         }
+      } else if (this.pendingBytes + piece.length > this.maxLineBytes) {
+        this.discardedBytes = this.pendingBytes; // the line's length so far; this piece is counted below
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.discarding = true;
+        this.malformed({
+          id: null,
+          ok: false,
+          error: { code: ControlErrorCode.lineTooLong, message: `line longer than ${this.maxLineBytes} bytes; discarded up to the next newline` },
+        });
+        continue; // looked at again: counted as discarded (dropped if already past the bound)
+      } else if (piece.length > 0) {
+        this.pending.push(piece);
+        this.pendingBytes += piece.length;
       }
       if (newline === -1) return;
       start = newline + 1;
       if (this.discarding) {
         this.discarding = false;
+        this.discardedBytes = 0;
         continue;
       }
       const line = Buffer.concat(this.pending).toString('utf8').replace(/\r$/, '');
       this.pending = [];
       this.pendingBytes = 0;
-      if (line.trim() !== '') this.onLine(line, this);
+      if (line.trim() === '') continue;
+      if (!this.frames.take()) {
+        this.drop(
+          ControlDropReason.frameRateExceeded,
+          `more than ${this.limits.frameBurst} lines at once or ${this.limits.framesPerSecond} a second sustained; closing the connection`,
+        );
+        return;
+      }
+      this.hooks.onLine(line, this);
     }
   }
 }

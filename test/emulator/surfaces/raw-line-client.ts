@@ -67,6 +67,12 @@ export class RawLineClient {
     return new Promise((resolve) => this.socket.once('close', () => resolve()));
   }
 
+  /** Every message not yet taken, and any still to come, once the server has closed the connection. */
+  async linesUntilClosed(): Promise<Array<Record<string, unknown>>> {
+    await this.closed();
+    return this.messages.splice(0);
+  }
+
   async close(): Promise<void> {
     const closed = this.closed();
     this.socket.destroy();
