@@ -83,13 +83,22 @@ try {
   const roles = await loadSigningRoles(join(stateDir, 'keys'));
   const osSigner = rawSignerFor(findSigningRole(roles, 'os'));
   const capabilitySigner = rawSignerFor(findSigningRole(roles, 'capability'));
-  const kernel = buildSignedImage(Buffer.alloc(MiB - 256, 0x5a), { imageType: ImageType.NormalWorldKernel, componentId: SYSTEM_COMPONENT_IDS[ImageType.NormalWorldKernel]!, name: 'NormalWorldKernel' }, osSigner);
+  // One security version for every OS image the bench sends. Boards keep their state (and fuses) in
+  // stateDir from the 1-board round to the N-board round: once a sideload of version SECURITY_VERSION
+  // commits, the kernel component's fuse counter is SECURITY_VERSION, and a staged kernel below it
+  // (no RV section counts as 0) is refused as a rollback (7340056, device-behaviour.md "Anti-rollback").
+  const SECURITY_VERSION = 2;
+  const kernel = buildSignedImage(
+    Buffer.alloc(MiB - 256, 0x5a),
+    { imageType: ImageType.NormalWorldKernel, componentId: SYSTEM_COMPONENT_IDS[ImageType.NormalWorldKernel]!, name: 'NormalWorldKernel', securityVersion: SECURITY_VERSION },
+    osSigner,
+  );
   // Default bodies total ~51 KiB; twenty times that is ~1 MiB. Each round installs a new version,
   // so "answers on the new version" proves the reboot happened.
   let round = 0;
   const nextOsSet = (): { version: string; images: Buffer[] } => {
     const version = `23.${++round}`;
-    return { version, images: buildOsImageSet({ osVersion: version, securityVersion: 2, keystorePem: keystoreBodyFor(roles, true), bodyScale: 20 }, osSigner).map((i) => i.bytes) };
+    return { version, images: buildOsImageSet({ osVersion: version, securityVersion: SECURITY_VERSION, keystorePem: keystoreBodyFor(roles, true), bodyScale: 20 }, osSigner).map((i) => i.bytes) };
   };
   const osSetBytes = nextOsSet().images.reduce((sum, b) => sum + b.length, 0);
 

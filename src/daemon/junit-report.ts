@@ -1,6 +1,6 @@
 import type { Measurement, RunRecord, StepRecord } from '../scenario/run-record.js';
 import type { Verdict } from '../scenario/verdict.js';
-import { xmlAttribute, xmlText } from './xml-text.js';
+import { xmlAttribute, xmlSafe, xmlText } from './xml-text.js';
 
 /**
  * Runs as JUnit XML for CI: one `<testsuite>` per run, one `<testcase>` per step.
@@ -17,6 +17,15 @@ import { xmlAttribute, xmlText } from './xml-text.js';
  * between steps) gets one more testcase, `(run)`, carrying that verdict, so CI
  * never shows a failed run as green. Measurements go to the step's `<system-out>`,
  * the console excerpt to the suite's, provenance to `<properties>`.
+ *
+ * Testcase names are unique within a suite: CI tools key a result by classname
+ * and name, and merge, overwrite or drop repeats (two unnamed `fault` steps would
+ * show as one). A step keeps its name when it is the first to use it; a later
+ * step with the same name gets ` (2)`, ` (3)`, … (the first number that is free).
+ * Chosen over prefixing every name with its step index: names a scenario author
+ * gave stay exactly as written (and so do the test histories CI keeps by name,
+ * which an index prefix would break whenever a step is inserted above), and the
+ * suffix reads as "the second one" in any tool's list.
  */
 export interface JUnitOptions {
   /** Name of the `<testsuites>` root. Default `sphere-rig`. */
@@ -71,12 +80,14 @@ function suiteXml(run: RunRecord): { xml: string; counts: Counts } {
     cases.push(testcaseXml(name, classname, timeSeconds, outcome, out));
   };
 
+  // The verdict of the `(run)` testcase, when no step explains the run's.
+  const unexplained = run.verdict !== null && run.verdict !== 'passed' && !run.steps.some((s) => s.verdict === run.verdict) ? run.verdict : null;
+  // `(run)` keeps its own name (readers look for it); a step that happens to be called so yields.
+  const names = new UniqueNames(unexplained ? [RUN_TESTCASE_NAME] : []);
   for (const step of [...run.steps].sort((a, b) => a.index - b.index)) {
-    add(step.name, (step.durationMs ?? 0) / 1000, stepOutcome(step), stepOutput(step));
+    add(names.claim(step.name), (step.durationMs ?? 0) / 1000, stepOutcome(step), stepOutput(step));
   }
-  if (run.verdict !== null && run.verdict !== 'passed' && !run.steps.some((s) => s.verdict === run.verdict)) {
-    add(RUN_TESTCASE_NAME, 0, verdictOutcome(run.verdict, run.reason ?? `run ended ${run.verdict}`, null), '');
-  }
+  if (unexplained) add(RUN_TESTCASE_NAME, 0, verdictOutcome(unexplained, run.reason ?? `run ended ${unexplained}`, null), '');
 
   const attributes =
     ` name="${xmlAttribute(run.scenario)}" id="${xmlAttribute(run.id)}" hostname="${xmlAttribute(run.boardId)}"` +
@@ -87,6 +98,26 @@ function suiteXml(run: RunRecord): { xml: string; counts: Counts } {
   if (run.errorReports.length) lines.push(`    <system-err>${xmlText(JSON.stringify(run.errorReports, null, 2))}</system-err>`);
   lines.push('  </testsuite>');
   return { xml: lines.join('\n'), counts };
+}
+
+/**
+ * Hands out testcase names, each once: a repeat gets ` (n)`, the first n from 2
+ * whose name is free. Names are compared as the report shows them (after
+ * `xmlSafe`), so two names that would read the same are repeats too.
+ */
+class UniqueNames {
+  readonly #taken = new Set<string>();
+
+  constructor(reserved: readonly string[]) {
+    for (const name of reserved) this.#taken.add(xmlSafe(name));
+  }
+
+  claim(name: string): string {
+    let candidate = name;
+    for (let n = 2; this.#taken.has(xmlSafe(candidate)); n++) candidate = `${name} (${n})`;
+    this.#taken.add(xmlSafe(candidate));
+    return candidate;
+  }
 }
 
 function stepOutcome(step: StepRecord): Outcome {

@@ -108,6 +108,24 @@ describe('JUnit and JSON exports of run records', () => {
     expect(b).to.include({ '@_skipped': '1', '@_timestamp': cancelledWhileQueued.queuedAt });
   });
 
+  it('names testcases uniquely within a suite: a repeated step name gets (2), (3), the (run) testcase keeps its name', () => {
+    // Two unnamed steps of type `fault` are both named `fault` in the record.
+    const fault = (index: number, verdict: 'passed' | 'device-fault') => step(index, verdict, { name: 'fault', type: 'fault' });
+    const run = runRecord('run-dup', {
+      verdict: 'infra-error',
+      reason: 'interrupted',
+      steps: [fault(0, 'passed'), step(1, 'passed', { name: 'fault (2)' }), fault(2, 'device-fault'), fault(3, 'passed'), step(4, 'passed', { name: RUN_TESTCASE_NAME })],
+    });
+    const [suite, other] = parse(runsToJUnitXml([run, runRecord('run-other', { steps: [fault(0, 'passed')] })])).testsuites.testsuite;
+    const names = testcases(suite!).map((c) => c['@_name']);
+    expect(names).to.deep.equal(['fault', 'fault (2)', 'fault (3)', 'fault (4)', `${RUN_TESTCASE_NAME} (2)`, RUN_TESTCASE_NAME]);
+    // Each outcome stays with its own step.
+    expect((testcases(suite!)[2]!.error as Node)['@_type']).to.equal('device-fault');
+    expect((testcases(suite!).at(-1)!.error as Node)['@_type']).to.equal('infra-error');
+    // Unique within a suite, not across suites: each run's steps keep their own names.
+    expect(testcases(other!).map((c) => c['@_name'])).to.deep.equal(['fault']);
+  });
+
   it('escapes <, &, quotes and keeps control characters visible but valid', () => {
     const nasty = 'expected <ready> & got "\u001b[31mFAIL\u001b[0m"\u0000\u0007 \ud800 tab\there\r\nnext\u000c';
     const run = runRecord('run-<&>', {

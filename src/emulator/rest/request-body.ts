@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { refuse } from './rest-error-codes.js';
 
 /**
@@ -79,24 +79,53 @@ const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
 const DISCARD_LIMIT_MS = 30_000;
 
 /**
- * After refusing a body too large to read, read the rest of it and throw it
- * away (bounded in bytes and time). Closing at once would reset a connection
- * with unread bytes in it, and the client would lose the answer along with it.
+ * Answers a body refused as too large to read (`{"error": code}` with `status`)
+ * at once, and closes the connection only once the client has sent the rest of
+ * it, read and thrown away (bounded in bytes and time): a lingering close.
+ *
+ * Node's server closes a connection as soon as its last response is finished
+ * (a client that sent `Connection: close`, or this answer's own header). Body
+ * bytes that arrive after that close are answered by the kernel with a reset,
+ * and a client still writing its upload then fails with EPIPE or ECONNRESET
+ * before it has read the answer that was sent to it, or after: a race the
+ * client cannot win by itself. So the whole answer (headers, Content-Length,
+ * body) is written now, and the response is ended, which lets Node close the
+ * connection, only when the upload is over. A client that keeps sending past
+ * the bounds is cut off (its problem, not the device's).
  */
-export function discardRestOfBody(req: IncomingMessage): void {
-  if (req.readableEnded) return;
+export function answerRefusedBody(req: IncomingMessage, res: ServerResponse, status: number, code: number): void {
+  const body = JSON.stringify({ error: code });
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  // The rest of the body is not worth keeping the connection for.
+  res.setHeader('Connection', 'close');
+  // Nothing more to come (or nobody left to send it): a plain answer.
+  if (req.readableEnded || req.destroyed) {
+    res.end(body);
+    return;
+  }
+  res.write(body);
   let discarded = 0;
-  const giveUp = (): void => {
+  const settle = (end: boolean): void => {
     clearTimeout(timer);
-    req.socket.destroy();
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('close', onClose);
+    if (end) res.end();
+    else req.socket.destroy();
   };
-  const timer = setTimeout(giveUp, DISCARD_LIMIT_MS);
-  timer.unref();
-  req.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer): void => {
     discarded += chunk.length;
-    if (discarded > DISCARD_LIMIT_BYTES) giveUp();
-  });
-  req.once('end', () => clearTimeout(timer));
-  req.once('close', () => clearTimeout(timer));
+    if (discarded > DISCARD_LIMIT_BYTES) settle(false);
+  };
+  const onEnd = (): void => settle(true);
+  // The client hung up (it may, once it has the answer): nothing left to send.
+  const onClose = (): void => settle(false);
+  const timer = setTimeout(() => settle(false), DISCARD_LIMIT_MS);
+  timer.unref();
+  req.on('data', onData);
+  req.once('end', onEnd);
+  req.once('close', onClose);
   req.resume();
 }

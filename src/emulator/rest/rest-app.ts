@@ -4,7 +4,7 @@ import { DeviceErrorCode } from '../../util/device-error-codes.js';
 import { componentLogger } from '../../util/logger.js';
 import { DeviceRefusal } from '../device-error.js';
 import { authorize, grantedCapabilities } from './capability-authorization.js';
-import { ClientGone, declaredLength, discardRestOfBody, JSON_BODY_LIMIT } from './request-body.js';
+import { answerRefusedBody, ClientGone, declaredLength, JSON_BODY_LIMIT } from './request-body.js';
 import { REST_API_VERSION, REST_API_VERSION_HEADER } from './rest-api-version.js';
 import { refuse, RestErrorCode } from './rest-error-codes.js';
 import type { RestContext, RestRoute } from './rest-route.js';
@@ -83,8 +83,9 @@ export function createRestApp(context: RestContext, isUp: () => boolean): Expres
     const refusal = asRefusal(error);
     if (refusal.httpStatus >= 500) log.error('request failed', { method: req.method, path: req.path, error: error instanceof Error ? error.message : String(error) });
     else log.debug('request refused', { method: req.method, path: req.path, code: refusal.deviceErrorCode, detail: refusal.message });
-    if (refusal.deviceErrorCode === RestErrorCode.ContentTooLarge) discardRestOfBody(req);
-    res.status(refusal.httpStatus).json({ error: refusal.deviceErrorCode });
+    // A body refused as too large is still on its way: answer now, close once it is over.
+    if (refusal.deviceErrorCode === RestErrorCode.ContentTooLarge) answerRefusedBody(req, res, refusal.httpStatus, refusal.deviceErrorCode);
+    else res.status(refusal.httpStatus).json({ error: refusal.deviceErrorCode });
   });
   return app;
 }

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { DeviceRestClient } from '../../../src/device/rest/device-rest-client.js';
 import { DeviceRestError } from '../../../src/device/rest/device-rest-errors.js';
 import { createCa } from '../../../src/pki/certificate-authority.js';
-import { rawHttps, jsonOf, type RawExchange, type RawRequest } from '../../helpers/raw-https.js';
+import { DEVICE_HOST, rawHttps, jsonOf, type RawExchange, type RawRequest } from '../../helpers/raw-https.js';
 import { RestBoard } from '../../helpers/rest-board.js';
 
 const run = promisify(execFile);
@@ -62,24 +62,56 @@ describe('device REST API: hostile input, transport and trust', function () {
   });
 
   it('refuses huge bodies with 400 {"error": 15728644} without reading them, declared or chunked', async () => {
-    // The device answers before the upload ends; on a loaded host the client's next write
-    // can meet the closing socket (EPIPE) before it reads that answer. One retry of such a
-    // transport race; any answer other than the 400 still fails.
-    const sendOnceMore = async (spec: Parameters<typeof send>[0]): Promise<RawExchange> => {
-      try {
-        return await send(spec);
-      } catch (error) {
-        if (!/EPIPE|ECONNRESET/.test(String((error as NodeJS.ErrnoException).code ?? error))) throw error;
-        return send(spec);
-      }
-    };
     const big = Buffer.alloc(17 * MiB, 0x41);
-    expectJsonError(await sendOnceMore({ method: 'PUT', path: '/update/stage', headers: { 'Content-Type': 'application/octet-stream' }, body: big }), 400, 15728644);
-    expectJsonError(await sendOnceMore({ method: 'PUT', path: '/update/stage', headers: { 'Content-Type': 'application/octet-stream' }, body: big, chunked: true }), 400, 15728644);
+    expectJsonError(await send({ method: 'PUT', path: '/update/stage', headers: { 'Content-Type': 'application/octet-stream' }, body: big }), 400, 15728644);
+    expectJsonError(await send({ method: 'PUT', path: '/update/stage', headers: { 'Content-Type': 'application/octet-stream' }, body: big, chunked: true }), 400, 15728644);
     const json = { 'Content-Type': 'application/json' };
-    expectJsonError(await sendOnceMore({ method: 'POST', path: '/net/proxy', headers: json, body: Buffer.alloc(MiB, 0x20) }), 400, 15728644);
-    expectJsonError(await sendOnceMore({ method: 'POST', path: '/net/proxy', headers: json, body: Buffer.alloc(MiB, 0x20), chunked: true }), 400, 15728644);
-    expectJsonError(await sendOnceMore({ method: 'GET', path: '/status', body: Buffer.alloc(MiB) }), 400, 15728644);
+    expectJsonError(await send({ method: 'POST', path: '/net/proxy', headers: json, body: Buffer.alloc(MiB, 0x20) }), 400, 15728644);
+    expectJsonError(await send({ method: 'POST', path: '/net/proxy', headers: json, body: Buffer.alloc(MiB, 0x20), chunked: true }), 400, 15728644);
+    expectJsonError(await send({ method: 'GET', path: '/status', body: Buffer.alloc(MiB) }), 400, 15728644);
+  });
+
+  it('answers a refused body at once but closes only once the client has sent all of it: no reset meets a client still sending', async () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: rest.port, ca: rest.ca, servername: 'x.devices.sphere.azure.local' });
+    try {
+      // Transport errors until the server has closed its side; after that, tearing down is nobody's business.
+      const failures: string[] = [];
+      let serverEnded = false;
+      socket.on('error', (e: NodeJS.ErrnoException) => serverEnded || failures.push(e.code ?? e.message));
+      const ended = new Promise<void>((resolve) => socket.once('end', () => resolve(void (serverEnded = true))));
+      const closed = new Promise<void>((resolve) => socket.once('close', resolve));
+      let received = Buffer.alloc(0);
+      const answer = new Promise<void>((resolve) =>
+        socket.on('data', (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+          const head = received.indexOf('\r\n\r\n');
+          const length = head < 0 ? undefined : /\r\ncontent-length: *(\d+)/i.exec(received.subarray(0, head).toString('latin1'))?.[1];
+          if (length !== undefined && received.length >= head + 4 + Number(length)) resolve();
+        }),
+      );
+      // The headers of a body too large to stage, asking for the connection to close after this exchange ...
+      const body = Buffer.alloc(17 * MiB, 0x41);
+      socket.write(
+        `PUT /update/stage HTTP/1.1\r\nHost: ${DEVICE_HOST}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n` +
+          `AZSPHERE-CAPABILITIES: ${developer}\r\nConnection: close\r\n\r\n`,
+      );
+      await Promise.race([answer, closed]);
+      const text = received.toString('latin1');
+      expect(text).to.match(/^HTTP\/1\.1 400 /);
+      expect(text).to.match(/\r\nconnection: close\r\n/i);
+      expect(text.slice(text.indexOf('\r\n\r\n') + 4)).to.equal('{"error":15728644}');
+      // ... and only now the body, more than socket buffers hold: a server that hung up with its
+      // answer resets these writes (EPIPE, ECONNRESET); one that reads the rest first takes them all.
+      const written = await new Promise<string>((resolve) => socket.write(body, (error) => resolve(error ? ((error as NodeJS.ErrnoException).code ?? error.message) : 'written')));
+      expect(written).to.equal('written');
+      // Then the server closes, cleanly, having said nothing more.
+      await Promise.race([ended, closed]);
+      expect(serverEnded, 'the connection was reset, not closed').to.equal(true);
+      expect(failures).to.deep.equal([]);
+      expect(received.toString('latin1')).to.equal(text);
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('answers unknown paths and methods with 404 {"error": 15728642}, bad parameters with 400', async () => {
