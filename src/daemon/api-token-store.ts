@@ -1,5 +1,6 @@
 import { Ajv } from 'ajv';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InputError } from '../util/failure.js';
@@ -66,10 +67,21 @@ export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 }
 
-export class ApiTokenStore {
+/**
+ * Events of the store: `revoked` (token id) once a token stops being valid,
+ * whether `revoke` removed it or `reload` found it gone from the file, so
+ * holders of long-lived connections opened with it can close them.
+ */
+export interface ApiTokenStoreEvents {
+  revoked: [tokenId: string];
+}
+
+export class ApiTokenStore extends EventEmitter<ApiTokenStoreEvents> {
   private tokens: StoredToken[] = [];
 
-  private constructor(readonly path: string) {}
+  private constructor(readonly path: string) {
+    super();
+  }
 
   /** Loads the token file (an absent file is an empty store). */
   static open(path: string): ApiTokenStore {
@@ -81,7 +93,7 @@ export class ApiTokenStore {
   /** Re-reads the file, e.g. after another process changed it. */
   reload(): void {
     if (!existsSync(this.path)) {
-      this.tokens = [];
+      this.replaceTokens([]);
       return;
     }
     let parsed: unknown;
@@ -94,7 +106,7 @@ export class ApiTokenStore {
       const first = validateFile.errors?.[0];
       throw new InputError('token-file-invalid', `${this.path}: ${first?.instancePath || '/'} ${first?.message ?? 'is not valid'}`, { path: this.path });
     }
-    this.tokens = parsed.tokens;
+    this.replaceTokens(parsed.tokens);
   }
 
   /** Creates a token; `token` is the only time its secret is seen. */
@@ -122,6 +134,7 @@ export class ApiTokenStore {
     if (kept.length === this.tokens.length) return false;
     this.tokens = kept;
     this.save();
+    this.announceRevoked([id]);
     return true;
   }
 
@@ -134,6 +147,27 @@ export class ApiTokenStore {
     const expected = Buffer.from(stored.hash, 'hex');
     const actual = Buffer.from(hashSecret(stored.salt, match[2]!), 'hex');
     return timingSafeEqual(expected, actual) ? infoOf(stored) : null;
+  }
+
+  /** Takes a new token list, announcing the tokens it no longer has. */
+  private replaceTokens(tokens: StoredToken[]): void {
+    const kept = new Set(tokens.map((t) => t.id));
+    const gone = this.tokens.filter((t) => !kept.has(t.id)).map((t) => t.id);
+    this.tokens = tokens;
+    this.announceRevoked(gone);
+  }
+
+  /** A listener's fault must not undo or fail a revocation that already happened. */
+  private announceRevoked(ids: string[]): void {
+    for (const id of ids) {
+      for (const listener of this.rawListeners('revoked')) {
+        try {
+          (listener as (tokenId: string) => void).call(this, id);
+        } catch {
+          // the token is revoked whatever a listener does
+        }
+      }
+    }
   }
 
   private save(): void {

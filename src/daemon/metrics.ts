@@ -6,6 +6,10 @@ import { VERDICTS, type Verdict } from '../scenario/verdict.js';
 import type { EventBusStats } from './event-bus.js';
 import type { EventStreamStats } from './event-stream-server.js';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheusText, type MetricFamily } from './prometheus-text.js';
+import { STREAM_CLOSE_REASONS } from './stream-protocol.js';
+
+/** What the stream families read: the counts by close reason and the queue length may be missing (reported as 0). */
+export type StreamMetricStats = Pick<EventStreamStats, 'clients' | 'overflows' | 'maxLagEvents'> & Partial<Pick<EventStreamStats, 'closed' | 'maxQueuedBytes'>>;
 
 /**
  * The daemon's `/metrics`. Every value is read from the daemon's own state at
@@ -27,7 +31,7 @@ export interface DaemonMetricSources {
   /** `EventBus` fits. */
   bus?: { stats(): EventBusStats };
   /** `EventStreamServer` fits. */
-  stream?: { stats(): EventStreamStats };
+  stream?: { stats(): StreamMetricStats };
 }
 
 export class DaemonMetrics {
@@ -127,10 +131,17 @@ function busFamilies(stats: EventBusStats): MetricFamily[] {
   ];
 }
 
-function streamFamilies(stats: EventStreamStats): MetricFamily[] {
+function streamFamilies(stats: StreamMetricStats): MetricFamily[] {
   return [
     { name: 'sphere_rig_stream_clients', help: 'Connected WebSocket stream clients.', type: 'gauge', samples: [{ value: stats.clients }] },
     { name: 'sphere_rig_stream_overflows_total', help: 'Stream clients dropped for reading too slowly.', type: 'counter', samples: [{ value: stats.overflows }] },
+    {
+      name: 'sphere_rig_stream_closed_total',
+      help: 'Stream clients the daemon closed, by reason: overflow (send queue past its bound), rate (sent too much), stalled (stopped reading), revoked (token revoked).',
+      type: 'counter',
+      samples: STREAM_CLOSE_REASONS.map((reason) => ({ labels: { reason }, value: stats.closed?.[reason] ?? 0 })),
+    },
     { name: 'sphere_rig_stream_lag_events', help: 'Events the furthest-behind stream client has yet to get.', type: 'gauge', samples: [{ value: stats.maxLagEvents }] },
+    { name: 'sphere_rig_stream_queued_bytes', help: 'Bytes waiting to be sent to the stream client with the longest send queue.', type: 'gauge', samples: [{ value: stats.maxQueuedBytes ?? 0 }] },
   ];
 }

@@ -23,13 +23,40 @@ import { InputError } from '../util/failure.js';
  *   `{"type": "overflow", "resumeFrom": 4711}`      the client read too slowly: the last message before close code 4008;
  *                                                   reconnect with `since` = 4711 (everything up to it was sent)
  *
- * Close codes: 4008 overflow, 1001 daemon stopping, 1009 client message too big.
- * The server pings every heartbeat interval; a client that does not answer
- * (its ws library does that) by the next one is dropped.
+ * Every client has a bounded send queue: a client whose unsent messages would
+ * pass the bound (default 4 MiB) gets the `overflow` message and close code
+ * 4008. Replies to bad messages count against the same bound.
+ *
+ * What a client sends is rate-limited (default 20 messages/s with bursts of 100,
+ * 64 KiB/s with bursts of 256 KiB, pings and pongs included); past either limit
+ * the connection is closed with 1008 and a reason naming the limit, and the
+ * daemon stops reading from it.
+ *
+ * The server pings every heartbeat interval with a fresh payload; a client that
+ * has not answered with a pong carrying that payload by the next one is dropped
+ * (no close message: it is not reading). A pong only comes back once the client
+ * has read everything sent before the ping, so this drops a client that stops
+ * reading even while it keeps sending; what a client sends never counts as alive.
+ *
+ * Close codes: 4008 overflow, 4001 the connection's token was revoked, 1008 rate
+ * limit, 1001 daemon stopping, 1009 client message too big.
+ *
+ * An upgrade carrying an `Origin` header is accepted only from the daemon's own
+ * origin (the Host it was reached at, or a loopback name on that port), else it
+ * is refused with HTTP 403; clients that send no Origin (CLI, scripts) are not
+ * affected.
  */
 export const STREAM_PATH = '/api/v1/stream';
 export const CLOSE_OVERFLOW = 4008;
 export const CLOSE_GOING_AWAY = 1001;
+/** The client sent more than the rate limits allow (WebSocket "policy violation"). */
+export const CLOSE_RATE_LIMIT = 1008;
+/** The token the connection was opened with was revoked. */
+export const CLOSE_TOKEN_REVOKED = 4001;
+
+/** Why the daemon closed a client, as counted in its statistics and metrics. */
+export const STREAM_CLOSE_REASONS = ['overflow', 'rate', 'stalled', 'revoked'] as const;
+export type StreamCloseReason = (typeof STREAM_CLOSE_REASONS)[number];
 
 export interface SubscribeRequest {
   subscribe: string[];
