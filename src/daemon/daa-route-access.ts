@@ -2,18 +2,21 @@ import type { RequestHandler } from 'express';
 import { requireRole, roleForMethod, type TokenVerifier } from './auth.js';
 
 /**
- * Who may use the DAA service the daemon mounts at /daa. Devices carry no rig
- * token, so what a device or a relying party needs stays open: the
- * attestation exchange, the public CA certificates, chains and CRLs, and the
- * relying-party check. Everything else (tenants, claims, revocation,
- * reference values, CA rotation and status, the audit log) is the rig's to
- * manage: reads need a viewer token, writes an operator token, as on the API.
+ * Who may use the DAA service (mounted by the daemon at /daa, or alone by
+ * `sphere-rig daa serve`). Devices carry no rig token, so what a device or a
+ * relying party needs stays open: the attestation exchange, the root, tenant
+ * CA, chain and CRL downloads, and the relying-party check. Everything else
+ * (tenants, the list of a tenant's CAs, claims, revocation, reference values,
+ * CA rotation and status, the audit log) is the rig's to manage: reads need a
+ * viewer token, writes an operator token, as on the API. Unauthenticated, a
+ * managed route answers 401 before anything is looked up, so it tells nothing
+ * of what exists (a tenant name, a device).
  */
 const DEVICE_FACING: ReadonlyArray<{ method: string; path: RegExp }> = [
   { method: 'POST', path: /^\/sessions\/?$/ },
   { method: 'POST', path: /^\/sessions\/[^/]+\/evidence\/?$/ },
   { method: 'GET', path: /^\/pki\/(root|crl)\/?$/ },
-  { method: 'GET', path: /^\/tenants\/[^/]+\/ca(\/(chain|list|crl))?\/?$/ },
+  { method: 'GET', path: /^\/tenants\/[^/]+\/ca(\/(chain|crl))?\/?$/ },
   { method: 'POST', path: /^\/verify\/?$/ },
 ];
 
@@ -21,7 +24,7 @@ function isDeviceFacingDaaRoute(method: string, path: string): boolean {
   return DEVICE_FACING.some((route) => route.method === method && route.path.test(path));
 }
 
-/** Mount before the DAA router: `req.path` is then relative to /daa. */
+/** Mount before the DAA router: `req.path` is then relative to where the service is mounted (/daa, or / alone). */
 export function daaRouteAccess(verifier: TokenVerifier): RequestHandler {
   const managed = requireRole(verifier, (req) => roleForMethod(req.method));
   return (req, res, next) => (isDeviceFacingDaaRoute(req.method, req.path) ? next() : managed(req, res, next));

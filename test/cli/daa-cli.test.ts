@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -70,13 +70,18 @@ describe('sphere-rig daa commands', function () {
     const [line] = await once(createInterface({ input: serve.stdout! }), 'line');
     url = JSON.parse(String(line)).url;
     expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect((await cli(['tenant', 'list', '--service', url])).stdout).to.include('acme');
+    // Managing it takes a token, as the daemon's /daa does: the local admin token it keeps in its state folder.
+    const untokened = await runCli(['daa', 'tenant', 'list', '--service', url], { env: { SPHERE_RIG_TOKEN: '' } });
+    expect(untokened.code).to.equal(3);
+    expect(untokened.stderr).to.include('an API token is required (Authorization: Bearer <token>): give --token or SPHERE_RIG_TOKEN');
+    const token = readFileSync(join(state, 'admin.token'), 'utf8').trim();
+    expect((await cli(['tenant', 'list', '--service', url, '--token', token])).stdout).to.include('acme');
 
     emulatorState = await EmulatorProcess.provision({ boards: 1 });
     emulator = await EmulatorProcess.start({ stateDir: emulatorState, daaUrl: url });
     board = await emulator.connect(0);
     const deviceId = board.surfaces.deviceId;
-    await cli(['claim', deviceId, '--tenant', 'acme', '--service', url]);
+    await cli(['claim', deviceId, '--tenant', 'acme', '--service', url, '--token', token]);
     await board.control.request('power', { on: true });
     await board.console.expect(/^\[DAA\] attestation ok/, { timeoutMs: 15_000 });
 
@@ -94,13 +99,13 @@ describe('sphere-rig daa commands', function () {
     const wrongBoard = await cli(['verify', cert, '--device', 'ab'.repeat(64), '--service', url], 1);
     expect(wrongBoard.stdout).to.include('device-mismatch');
 
-    await cli(['revoke', deviceId, '--reason', 'test', '--service', url]);
+    await cli(['revoke', deviceId, '--reason', 'test', '--service', url, '--token', token]);
     const revoked = await cli(['verify', cert, '--service', url], 1);
     expect(revoked.stdout).to.match(/NOT valid/);
     expect(revoked.stdout).to.include('certificate-revoked');
     const refused = await cli(['attest', '--board', `127.0.0.1:${board.surfaces.controlPort}`], 1);
     expect(refused.stdout).to.include('device-revoked');
-    const audit = JSON.parse((await cli(['audit', '--device', deviceId, '--service', url, '--json'])).stdout);
+    const audit = JSON.parse((await cli(['audit', '--device', deviceId, '--service', url, '--token', token, '--json'])).stdout);
     expect(audit[0].verdict).to.equal('refused');
     expect(audit.filter((e: { verdict: string }) => e.verdict === 'affirming').length).to.be.at.least(2);
   });

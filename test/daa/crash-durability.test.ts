@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,7 +39,15 @@ async function serve(stateDir: string): Promise<ServeProcess> {
   const [line] = (await Promise.race([once(lines, 'line'), exited])) as [string];
   lines.close();
   const { url } = JSON.parse(line) as { url: string };
-  return { child, client: new DaaClient(url) };
+  // Managing the service takes a token: the local admin token it keeps in its state folder.
+  let token: string;
+  try {
+    token = readFileSync(join(stateDir, 'admin.token'), 'utf8').trim();
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return { child, client: new DaaClient(url, { token }) };
 }
 
 async function attest(client: DaaClient, device: SimulatedDevice): Promise<AffirmingResult> {

@@ -74,7 +74,8 @@ describe('local DAA service: tenant CA rotation, downloads, CRL, relying party a
 
   it('answers each bad input with its own status and code, changes nothing, and keeps serving', async () => {
     const send = async (method: string, path: string, body?: string, contentType = 'application/json') => {
-      const response = await fetch(`${daa.server.url}${path}`, { method, ...(body === undefined ? {} : { body, headers: { 'content-type': contentType } }) });
+      const authorization = { authorization: `Bearer ${daa.adminToken}` };
+      const response = await fetch(`${daa.server.url}${path}`, { method, headers: body === undefined ? authorization : { ...authorization, 'content-type': contentType }, ...(body === undefined ? {} : { body }) });
       const text = await response.text();
       return { status: response.status, text, json: JSON.parse(text) as { error?: { code: string; message: string } } & Record<string, unknown> };
     };
@@ -150,7 +151,7 @@ describe('local DAA service: tenant CA rotation, downloads, CRL, relying party a
   });
 
   it('listens on a bracketed [::1] too, and refuses a host that is not loopback or a port out of range, naming the address', async () => {
-    const v6 = await startDaaServer({ service: daa.service, host: '[::1]' });
+    const v6 = await startDaaServer({ service: daa.service, host: '[::1]', tokenDir: daa.dir });
     try {
       expect(v6.url).to.match(/^http:\/\/\[::1\]:\d+$/);
       expect(await new DaaClient(v6.url).rootPem()).to.contain('BEGIN CERTIFICATE');

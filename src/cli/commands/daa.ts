@@ -115,6 +115,10 @@ export function registerDaaCommands(program: Command): void {
       `
 Endpoints (JSON): POST /sessions, POST /sessions/:id/evidence, /tenants..., /devices/:id,
 /pki/root, /pki/crl, POST /verify, GET /audit; see src/daa/http/daa-router.ts.
+What devices and relying parties use is open; managing the service (tenants, claims,
+reference values, CAs, audit) takes an API token as on the daemon: viewer to read,
+operator to change. Its admin token is written to <state>/admin.token (mode 0600);
+give it with --token or SPHERE_RIG_TOKEN to \`sphere-rig daa ... --service URL\`.
 Emulated boards attest to it with: sphere-rig emulator run --daa-url <url>`,
     )
     .action(
@@ -122,11 +126,17 @@ Emulated boards attest to it with: sphere-rig emulator run --daa-url <url>`,
         const { host, port } = parseLoopbackFlag(flags.listen, '--listen', { use: 'listen' });
         const stateDir = resolve(flags.state);
         const service = await DaaService.open({ stateDir });
-        const server = await startDaaServer({ service, host, port }).catch(async (error: unknown) => {
+        // Managing it takes the same tokens and roles as the daemon: its admin token is kept in the state folder.
+        const server = await startDaaServer({ service, host, port, tokenDir: stateDir }).catch(async (error: unknown) => {
           await service.close();
           throw error;
         });
-        print(flags, { url: server.url, stateDir }, `DAA service on ${server.url} (state ${stateDir}); Ctrl-C to stop`);
+        const tokenPath = server.adminToken?.path ?? null;
+        print(
+          flags,
+          { url: server.url, stateDir, adminToken: tokenPath },
+          `DAA service on ${server.url} (state ${stateDir}); admin token ${tokenPath ?? '-'}${server.adminToken?.created ? ' (new)' : ''}; Ctrl-C to stop`,
+        );
         const maintenance = setInterval(
           () => void service.maintainTenantCas().catch((error: unknown) => process.stderr.write(`sphere-rig: tenant CA rotation failed (tried again in an hour): ${(error as Error).message}\n`)),
           3600_000,

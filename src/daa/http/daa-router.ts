@@ -3,6 +3,7 @@ import { DaaError } from '../daa-error.js';
 import type { DaaService } from '../daa-service.js';
 import { refusalStatus } from '../refusal-reasons.js';
 import type { SessionRequest } from '../protocol.js';
+import { RelyingPartyThread } from '../relying-party-thread.js';
 import { compileSchema, formatProblems } from '../schema-check.js';
 import { componentLogger } from '../../util/logger.js';
 import { readJsonBody } from './read-json-body.js';
@@ -30,30 +31,59 @@ import * as schemas from './request-schemas.js';
  *   GET  /pki/root                           GET  /pki/crl (revoked tenant CAs)
  *   POST /verify {chainPem, expectedDeviceId?, at?, trustAnchorsPem?}   relying-party check
  *   GET  /audit[?deviceId=&tenant=&verdict=&limit=]
+ *
+ * Bodies are JSON: `Content-Type: application/json`, UTF-8 (no charset, or
+ * charset=utf-8). A body of another type, or with none, is refused with 415
+ * `unsupported-media-type` (another charset: 415 `unsupported-charset`); on the
+ * evidence route too, before the session is touched, since nothing was
+ * submitted. A request without a body reads as `{}`.
+ *
+ * POST /verify is open to anyone (relying parties carry no rig token), so what
+ * it may cost is bounded: a body of at most 64 KiB, at most 10 certificates in
+ * chainPem and trustAnchorsPem together (413 and 400 `too-many-certificates`
+ * past those), and the check runs on a thread of its own, one at a time, with
+ * a few waiting; more are refused with 503 `verify-busy` and Retry-After
+ * (relying-party-thread.ts).
  */
 export interface DaaRouterOptions {
   /** Largest evidence body; default 64 KiB. */
   evidenceLimitBytes?: number;
   /** Largest other bodies; default 1 MiB (reference values, chains). */
   bodyLimitBytes?: number;
+  /** Largest POST /verify body; default 64 KiB (a device chain of PEM certificates is 3 to 5 KiB). */
+  verifyLimitBytes?: number;
+  /** Most certificates in one POST /verify, chain and trust anchors together; default 10. */
+  verifyMaxCertificates?: number;
+  /** POST /verify checks that may wait while one runs; more answer 503. Default 8. */
+  verifyMaxWaiting?: number;
   /** How long a body may take to arrive; default 10 s. */
   bodyTimeoutMs?: number;
 }
+
+/** The router, and what stops its relying-party thread (it also stops by itself when idle). */
+export type DaaRouter = Router & { close(): Promise<void> };
+
+export const VERIFY_LIMIT_BYTES = 64 * 1024;
+export const VERIFY_MAX_CERTIFICATES = 10;
 
 const log = componentLogger('daa');
 const PEM = 'application/x-pem-file';
 
 type Handler = (req: Request, res: Response) => Promise<void> | void;
 
-export function createDaaRouter(service: DaaService, options: DaaRouterOptions = {}): Router {
+export function createDaaRouter(service: DaaService, options: DaaRouterOptions = {}): DaaRouter {
   const evidenceLimit = options.evidenceLimitBytes ?? 64 * 1024;
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
+  const verifyLimit = options.verifyLimitBytes ?? VERIFY_LIMIT_BYTES;
+  const verifyMaxCertificates = options.verifyMaxCertificates ?? VERIFY_MAX_CERTIFICATES;
   const bodyTimeoutMs = options.bodyTimeoutMs ?? 10_000;
   const router = express.Router({ caseSensitive: true, strict: false });
+  const relyingParty = new RelyingPartyThread(service, { maxWaiting: options.verifyMaxWaiting });
 
   const body = async <T>(req: Request, check: (value: unknown) => { ok: true; value: T } | { ok: false; problems: { path: string; message: string }[] }, limit = bodyLimit): Promise<T> => {
     const read = await readJsonBody(req, { limitBytes: limit, timeoutMs: bodyTimeoutMs });
-    if (read.kind === 'too-large') throw new DaaError('body-too-large', 413, read.detail);
+    if (read.kind === 'unsupported-media-type') throw new DaaError(read.code, 415, read.detail);
+    if (read.kind === 'too-large') throw new DaaError('body-too-large', 413, read.detail, { limitBytes: limit });
     if (read.kind === 'malformed') throw new DaaError('body-malformed', 400, read.detail);
     const result = check(read.value);
     if (!result.ok) throw new DaaError('body-invalid', 400, `request body: ${formatProblems(result.problems)}`, { problems: result.problems });
@@ -90,6 +120,8 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
   }));
   router.post('/sessions/:id/evidence', route(async (req, res) => {
     const read = await readJsonBody(req, { limitBytes: evidenceLimit, timeoutMs: bodyTimeoutMs });
+    // Not JSON at all: refused as a request, the session untouched (a body that is JSON, however wrong, is evidence refused).
+    if (read.kind === 'unsupported-media-type') throw new DaaError(read.code, 415, read.detail);
     // A `:id` segment is one string (only `*wildcard` parameters are arrays); the verifier answers an unknown session.
     const sessionId = req.params.id;
     const result = await service.submitEvidence(typeof sessionId === 'string' ? sessionId : '', read);
@@ -160,10 +192,11 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
   router.get('/pki/root', route((_req, res) => void res.type(PEM).send(service.rootPem())));
   router.get('/pki/crl', route(async (_req, res) => void res.type('application/pkix-crl').send(await service.intermediateCrlPem())));
   router.post('/verify', route(async (req, res) => {
-    const request = await body(req, verifyChain);
+    const request = await body(req, verifyChain, verifyLimit);
     const at = request.at === undefined ? undefined : new Date(request.at);
     if (at && Number.isNaN(at.getTime())) throw new DaaError('body-invalid', 400, `request body: at: '${request.at}' is not a date`);
-    res.json(service.verifyPresentedChain({ ...request, at }));
+    checkCertificateCount(request, verifyMaxCertificates);
+    res.json(await relyingParty.check({ ...request, at }));
   }));
   router.get('/audit', route((req, res) => {
     const filter = query(req, auditQuery);
@@ -175,11 +208,29 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
   });
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, body: answer } = errorAnswer(error);
-    if (status >= 500) log.error('request failed', { method: req.method, path: req.path, error: error instanceof Error ? error.stack : String(error) });
+    if (status >= 500 && status !== 503) log.error('request failed', { method: req.method, path: req.path, error: error instanceof Error ? error.stack : String(error) });
     if (res.headersSent) return void res.end();
+    const retryAfter = error instanceof DaaError ? error.details.retryAfterSeconds : undefined;
+    if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
     res.status(status).json(answer);
   });
-  return router;
+  return Object.assign(router, { close: () => relyingParty.close() });
+}
+
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----/g;
+
+/** At most `max` certificates in chainPem and trustAnchorsPem together, counted before anything is parsed. */
+function checkCertificateCount(request: { chainPem: string; trustAnchorsPem?: string }, max: number): void {
+  const inChain = request.chainPem.match(CERTIFICATE_BLOCK)?.length ?? 0;
+  const inAnchors = request.trustAnchorsPem?.match(CERTIFICATE_BLOCK)?.length ?? 0;
+  if (inChain + inAnchors <= max) return;
+  const field = inChain > max ? 'chainPem' : 'trustAnchorsPem';
+  throw new DaaError(
+    'too-many-certificates',
+    400,
+    `request body: ${field}: chainPem and trustAnchorsPem hold ${inChain + inAnchors} certificates (${inChain} and ${inAnchors}); at most ${max} per request (a device chain is 3 to 4 deep)`,
+    { field, limit: max, chainPem: inChain, trustAnchorsPem: inAnchors },
+  );
 }
 
 function param(req: Request, name: string): string {

@@ -58,10 +58,11 @@ export const VERIFY_CHAIN = {
   additionalProperties: false,
   required: ['chainPem'],
   properties: {
-    chainPem: { type: 'string', minLength: 1, maxLength: 256 * 1024 },
+    // The body is at most 64 KiB anyway (daa-router.ts), and at most 10 certificates.
+    chainPem: { type: 'string', minLength: 1, maxLength: 64 * 1024 },
     expectedDeviceId: DEVICE_ID,
     at: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})$', maxLength: 40 },
-    trustAnchorsPem: { type: 'string', minLength: 1, maxLength: 256 * 1024 },
+    trustAnchorsPem: { type: 'string', minLength: 1, maxLength: 64 * 1024 },
   },
 } as const;
 

@@ -7,20 +7,33 @@ import { DaaService, type DaaServiceOptions, type TenantInfo } from '../../../sr
 import type { ReferenceValues } from '../../../src/daa/reference-values.js';
 import type { SimulatedDevice } from './simulated-device.js';
 
-/** A DAA service in a scratch folder, served on loopback, with a client. */
+/**
+ * A DAA service in a scratch folder, served on loopback with its tokens kept in
+ * that folder, and a client carrying the local admin token.
+ */
 export class DaaFixture {
   private constructor(
     readonly dir: string,
     readonly service: DaaService,
-    readonly server: RunningDaaServer,
-    readonly client: DaaClient,
+    public server: RunningDaaServer,
+    public client: DaaClient,
+    readonly adminToken: string,
   ) {}
 
   static async start(options: Partial<DaaServiceOptions> = {}): Promise<DaaFixture> {
     const dir = mkdtempSync(join(tmpdir(), 'sphere-rig-daa-'));
     const service = await DaaService.open({ stateDir: dir, ...options });
-    const server = await startDaaServer({ service });
-    return new DaaFixture(dir, service, server, new DaaClient(server.url));
+    const server = await startDaaServer({ service, tokenDir: dir });
+    const adminToken = server.adminToken!.token;
+    return new DaaFixture(dir, service, server, new DaaClient(server.url, { token: adminToken }), adminToken);
+  }
+
+  /** Stops the server and serves the same service again, reading the token file anew; the new server. */
+  async restartServer(): Promise<RunningDaaServer> {
+    await this.server.close();
+    this.server = await startDaaServer({ service: this.service, tokenDir: this.dir });
+    this.client = new DaaClient(this.server.url, { token: this.adminToken });
+    return this.server;
   }
 
   async stop(): Promise<void> {
