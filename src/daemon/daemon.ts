@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import express from 'express';
 import { DaaService } from '../daa/daa-service.js';
-import { createDaaRouter } from '../daa/http/daa-router.js';
+import { createDaaRouter, type DaaRouter } from '../daa/http/daa-router.js';
 import { BOARD_STATES } from '../device/board.js';
 import { bindRealBoard } from '../device/mt3620/real-board-binding.js';
 import { provisionEmulator, readStateFile } from '../emulator/provisioning.js';
@@ -104,6 +104,7 @@ export class Daemon {
     private readonly stream: EventStreamServer,
     private readonly emulator: EmulatorSupervisor | undefined,
     private readonly stateDir: string,
+    private readonly daaRouter: DaaRouter,
   ) {}
 
   static async start(options: DaemonOptions): Promise<Daemon> {
@@ -192,7 +193,8 @@ export class Daemon {
         health: () => ({ ready: readiness.ready, version: DAEMON_VERSION, boards: registry.boards.size, expectedBoards: rig.boards.length, daa: 'up' }),
       }),
     );
-    app.use('/daa', daaRouteAccess(tokens), createDaaRouter(daa));
+    const daaRouter = createDaaRouter(daa);
+    app.use('/daa', daaRouteAccess(tokens), daaRouter);
     app.get('/metrics', requireRole(tokens, 'viewer'), metrics.handler());
     if (options.dashboardDir) app.use('/', express.static(options.dashboardDir, { index: 'index.html', maxAge: 0 }));
     app.use(notFoundHandler(), httpErrorHandler());
@@ -246,12 +248,13 @@ export class Daemon {
       await emulator?.stop();
       await stream.close();
       server.close();
+      await daaRouter.close();
       await daa.close();
       throw error;
     }
     writeFileAtomic(join(stateDir, 'daemon.json'), `${JSON.stringify({ url, pid: process.pid, rig: rig.name, startedAt: new Date().toISOString() })}\n`);
     log.info('daemon up', { url, boards: registry.boards.size, rig: rig.name });
-    return new Daemon(url, adminToken, tokens, registry, scheduler, runs, bus, daa, server, stream, emulator, stateDir);
+    return new Daemon(url, adminToken, tokens, registry, scheduler, runs, bus, daa, server, stream, emulator, stateDir, daaRouter);
   }
 
   /** Cancel runs (their teardowns run), stop the emulator, close stores: nothing finished is lost. */
@@ -266,6 +269,7 @@ export class Daemon {
     await closed;
     await this.registry.close();
     await this.emulator?.stop();
+    await this.daaRouter.close();
     this.bus.close();
     this.runs.close();
     await this.daa.close();

@@ -9,6 +9,7 @@ import { RigError } from '../util/failure.js';
 import { componentLogger } from '../util/logger.js';
 import { authorizeUpgrade, type Principal, type Role, type TokenVerifier } from './auth.js';
 import type { EventBus, EventSubscription } from './event-bus.js';
+import { hostRefusal } from './host-check.js';
 import { errorAnswer, HttpError } from './http-errors.js';
 import {
   CLOSE_GOING_AWAY,
@@ -211,6 +212,9 @@ export class EventStreamServer {
       if (this.options.server.listenerCount('upgrade') === 1) this.refuse(socket, new HttpError(404, 'not-found', `no WebSocket endpoint at ${pathname}`));
       return;
     }
+    // A name that points at this machine (DNS rebinding) is not this daemon's name.
+    const wrongHost = hostRefusal(req.headers.host);
+    if (wrongHost) return this.refuse(socket, wrongHost);
     // A web page elsewhere must not read the stream through the browser of someone on this machine.
     const origin = req.headers.origin;
     if (origin !== undefined && !isOwnOrigin(origin, req.headers.host)) {

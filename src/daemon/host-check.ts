@@ -9,12 +9,17 @@ import { HttpError } from './http-errors.js';
  * daemon through a QA engineer's browser, even where a token leaked to it.
  */
 export function hostCheck(extraNames: readonly string[] = []): RequestHandler {
-  const allowed = new Set(['localhost', ...extraNames.map((n) => n.toLowerCase())]);
   return (req, _res, next) => {
-    const host = hostnameOf(req.headers.host);
-    if (host !== null && (isLoopbackAddress(host) || allowed.has(host.toLowerCase()))) return next();
-    next(new HttpError(421, 'host-refused', `this daemon answers to loopback addresses only, not to Host ${JSON.stringify(req.headers.host ?? '')}`));
+    const refusal = hostRefusal(req.headers.host, extraNames);
+    next(refusal ?? undefined);
   };
+}
+
+/** The 421 a request naming this Host gets, or null when the daemon answers to it (WebSocket upgrades use it too). */
+export function hostRefusal(header: string | undefined, extraNames: readonly string[] = []): HttpError | null {
+  const host = hostnameOf(header);
+  if (host !== null && (isLoopbackAddress(host) || host.toLowerCase() === 'localhost' || extraNames.some((n) => n.toLowerCase() === host.toLowerCase()))) return null;
+  return new HttpError(421, 'host-refused', `this daemon answers to loopback addresses only, not to Host ${JSON.stringify((header ?? '').slice(0, 200))}`);
 }
 
 /** The host part of a Host header (`[::1]:8480` gives `[::1]`), or null when it is missing or malformed. */
