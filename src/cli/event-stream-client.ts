@@ -13,6 +13,10 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
  * the last sequence number seen and, when the connection drops (daemon restart,
  * overflow), reconnects with `since` so every event arrives exactly once.
  */
+/** Close codes after which reconnecting is pointless (see src/daemon/stream-protocol.ts). */
+const CLOSE_TOKEN_REVOKED = 4001;
+const CLOSE_POLICY = 1008;
+
 export class EventStreamClient {
   #socket: WebSocket | undefined;
   #lastSeq: number | null = null;
@@ -28,7 +32,15 @@ export class EventStreamClient {
     private readonly patterns: string[],
     private readonly onEvent: (event: StreamEvent) => void,
     private readonly onStatus: (status: 'live' | 'reconnecting' | 'missed' | 'error', detail?: unknown) => void = () => undefined,
-  ) {}
+  ) {
+    let end: (error: RigError) => void = () => undefined;
+    this.ended = new Promise<never>((_resolve, reject) => (end = reject));
+    // Nobody need listen: an unheard end must not be an unhandled rejection.
+    this.ended.catch(() => undefined);
+    this.#end = (error) => end(error);
+  }
+
+  #end: (error: RigError) => void;
 
   /**
    * Connects; resolves once replay is done and events arrive live. Rejects if
@@ -52,6 +64,12 @@ export class EventStreamClient {
     this.#closed = true;
     this.#socket?.close();
   }
+
+  /**
+   * Rejects when the daemon ends the stream for good: it revoked the token (4001)
+   * or closed it for breaking its limits (1008); retrying would only be refused.
+   */
+  readonly ended: Promise<never>;
 
   #connect(): void {
     if (this.#closed) return;
@@ -86,8 +104,19 @@ export class EventStreamClient {
         this.onStatus('error', `${String(message.code)}: ${String(message.message)}`);
       }
     });
-    socket.on('close', () => {
+    socket.on('close', (code, reason) => {
       if (this.#closed) return;
+      if (code === CLOSE_TOKEN_REVOKED || code === CLOSE_POLICY) {
+        this.#closed = true;
+        const why = reason.toString() || (code === CLOSE_TOKEN_REVOKED ? 'token revoked' : 'policy violation');
+        const error =
+          code === CLOSE_TOKEN_REVOKED
+            ? new RigError('infra-error', 'stream-refused', `the daemon at ${this.connection.url} ended the event stream: ${why} (close ${code})`, { status: 401 })
+            : new RigError('infra-error', 'stream-closed', `the daemon at ${this.connection.url} ended the event stream: ${why} (close ${code})`);
+        this.#liveReject?.(error);
+        this.#end(error);
+        return;
+      }
       if (this.#liveReject) {
         const status = /Unexpected server response: (\d+)/.exec(this.#lastFailure)?.[1];
         this.#liveReject(

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLOSE_TOKEN_REVOKED } from '../../src/daemon/stream-protocol.js';
+import { CliProcess } from '../helpers/cli-process.js';
 import { DaemonProcess } from '../helpers/daemon-process.js';
 import { StreamClient } from './helpers/stream-client.js';
 import { waitFor } from './helpers/temp-dir.js';
@@ -68,6 +69,18 @@ describe('the event stream of the daemon process: token revocation and origin ch
     const metrics = await daemon.request<string>('GET', '/metrics');
     expect(metrics.body).to.match(/^sphere_rig_stream_closed_total\{reason="revoked"\} 1$/m);
     expect(metrics.body).to.match(/^sphere_rig_stream_closed_total\{reason="rate"\} 0$/m);
+  });
+
+  it('sphere-rig watch stops at once, exit 2, when its token is revoked (instead of reconnecting for ever)', async () => {
+    const created = await daemon.request<{ token: string; id: string }>('POST', '/api/v1/tokens', { name: 'qa-watcher', role: 'viewer' });
+    const watch = new CliProcess(['watch', '--daemon', daemon.url, '--token', created.body.token, '--topics', '*']);
+    // Once it is live, an event reaches it.
+    await watch.waitForLine(/^\[live\]/, 'stderr');
+    await daemon.request('POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'bench-1' });
+    await watch.waitForLine(/bench-1/);
+    expect((await daemon.request('DELETE', `/api/v1/tokens/${created.body.id}`)).status).to.equal(204);
+    expect(await watch.exited, watch.output).to.equal(2);
+    expect(watch.stderr.join('\n')).to.match(/ended the event stream: token revoked \(close 4001\)/);
   });
 
   it('refuses an upgrade from another web origin with 403 and accepts one from its own', async () => {

@@ -28,11 +28,17 @@ export function registerWatchCommand(program: Command): void {
           (status, detail) => process.stderr.write(`[${status}]${detail === undefined ? '' : ` ${String(detail)}`}\n`),
         );
         await stream.start(since);
-        await new Promise<void>((done) => {
-          process.once('SIGINT', done);
-          process.once('SIGTERM', done);
-        });
-        stream.close();
+        try {
+          await Promise.race([
+            stream.ended,
+            new Promise<void>((done) => {
+              process.once('SIGINT', done);
+              process.once('SIGTERM', done);
+            }),
+          ]);
+        } finally {
+          stream.close();
+        }
       }),
     );
 }
