@@ -53,21 +53,24 @@ describe('a rig with a real board on a host without USB', function () {
     expect(logged, daemon.stderr.join('\n')).to.contain(NO_USB_BUS);
   });
 
-  it('an action on the real board is an infrastructure error carrying the reason', async () => {
+  it('an action on the real board is a conflict carrying the reason (not a daemon fault)', async () => {
     const { status, body } = await daemon.request<{ error: { code: string; message: string; failureClass: string } }>('POST', '/api/v1/boards/bench-1/actions', { action: 'reset' });
-    expect(status).to.equal(500);
-    expect(body.error).to.deep.include({ code: 'board-offline', failureClass: 'infra-error' });
+    expect(status).to.equal(409);
+    expect(body.error).to.deep.include({ code: 'board-offline' });
     expect(body.error.message).to.equal(
       `board bench-1 is offline: ${NO_USB_BUS} (in a container, pass the bus with --device /dev/bus/usb; in a VM, attach the USB controller); real MT3620 boards cannot be found or reset`,
     );
   });
 
-  it('a scenario on the real board ends infra-error with that reason, while the emulated board takes actions', async () => {
-    const submitted = await daemon.request<{ runs: Array<{ id: string }> }>('POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'bench-1' });
-    expect(submitted.status).to.equal(201);
-    const run = (await daemon.waitForRun(submitted.body.runs[0]!.id, 60_000)) as { verdict: string; reason: string };
-    expect(run.verdict).to.equal('infra-error');
-    expect(run.reason).to.contain('board bench-1 is offline').and.contain(NO_USB_BUS);
+  it('the real board is bad (offline) with that reason and refuses scenarios, while the emulated board takes actions', async () => {
+    const { body: boards } = await daemon.request<Array<{ id: string; health: { status: string; reason: string } }>>('GET', '/api/v1/boards');
+    const bench = boards.find((b) => b.id === 'bench-1')!;
+    expect(bench.health.status).to.equal('bad');
+    expect(bench.health.reason).to.contain(NO_USB_BUS);
+    const submitted = await daemon.request<{ error: { code: string; message: string } }>('POST', '/api/v1/runs', { scenario: 'boot-smoke', boardId: 'bench-1' });
+    expect(submitted.status).to.equal(409);
+    expect(submitted.body.error.code).to.equal('board-unavailable');
+    expect(submitted.body.error.message).to.contain('board bench-1 is bad (offline: ').and.contain(NO_USB_BUS);
 
     const reset = await daemon.request<{ ok: boolean; state: string }>('POST', '/api/v1/boards/emu-1/actions', { action: 'reset' });
     expect(reset.status, JSON.stringify(reset.body)).to.equal(200);
