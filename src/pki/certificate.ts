@@ -34,14 +34,15 @@ export class Certificate {
   /** Where it came from (a file path, "certificate 2 of bundle.pem"), for messages. */
   readonly source: string;
   readonly #x509: X509Certificate;
-  #publicKey: KeyObject | undefined;
+  readonly #publicKey: KeyObject;
   #thumbprint: Buffer | undefined;
   #node: NodeX509Certificate | undefined;
 
-  private constructor(der: Buffer, x509: X509Certificate, source: string) {
+  private constructor(der: Buffer, x509: X509Certificate, source: string, publicKey: KeyObject) {
     this.der = der;
     this.#x509 = x509;
     this.source = source;
+    this.#publicKey = publicKey;
   }
 
   /** Parses DER; throws `CertificateError` naming `source` when it is not X.509. */
@@ -54,15 +55,19 @@ export class Certificate {
       throw new CertificateError('certificate-malformed', source, `${extra} unexpected byte(s) after the certificate's DER`);
     }
     let x509: X509Certificate;
+    let publicKey: KeyObject;
     try {
       x509 = new X509Certificate(new Uint8Array(bytes));
       // Read the fields the class exposes so a damaged body fails here, not later.
-      const fields: unknown[] = [x509.subject, x509.issuer, x509.notBefore, x509.notAfter, x509.publicKey, x509.extensions];
+      const fields: unknown[] = [x509.subject, x509.issuer, x509.notBefore, x509.notAfter, x509.extensions];
       void fields;
+      // The key as Node imports it, too: a key algorithm it does not know, or a key that does
+      // not decode, is a damaged certificate, not a plain Error from the publicKey getter later.
+      publicKey = createPublicKey({ key: Buffer.from(x509.publicKey.rawData), format: 'der', type: 'spki' });
     } catch (error) {
       throw new CertificateError('certificate-malformed', source, `not a valid X.509 certificate (${reason(error)})`, { cause: error });
     }
-    return new Certificate(bytes, x509, source);
+    return new Certificate(bytes, x509, source, publicKey);
   }
 
   /** Subject as `CN=..., O=...`, attributes in their encoded order. */
@@ -92,7 +97,6 @@ export class Certificate {
   }
 
   get publicKey(): KeyObject {
-    this.#publicKey ??= createPublicKey({ key: Buffer.from(this.#x509.publicKey.rawData), format: 'der', type: 'spki' });
     return this.#publicKey;
   }
 

@@ -106,6 +106,11 @@ export function parseScenario(text: string, source: string, steps: StepParamChec
     const where = error instanceof YAMLParseError && error.linePos ? ` (line ${error.linePos[0].line})` : '';
     throw new InputError('scenario-unparseable', `${source}${where}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
   }
+  // An alias inside the node it names makes a structure that contains itself; a scenario is a tree.
+  const recursive = recursivePath(value);
+  if (recursive) {
+    throw new InputError('scenario-invalid', `${source}: at ${jsonPath(recursive)}: a YAML alias refers to a node that contains it; a scenario cannot contain itself`);
+  }
   if (!validateScenario(value)) throw new InputError('scenario-invalid', describeAjvErrors(validateScenario.errors, source));
   const definition = value;
   const params = parseParamDeclarations(definition.params, source);
@@ -125,4 +130,27 @@ export function parseScenario(text: string, source: string, steps: StepParamChec
     });
   }
   return { ...definition, params, digest: `sha256:${createHash('sha256').update(text).digest('hex')}`, source };
+}
+
+/**
+ * The path to the first value that contains itself (YAML `&a [*a]`), or undefined
+ * for a tree. Aliases that merely share a node are fine; each node is walked once.
+ */
+function recursivePath(root: unknown): Array<string | number> | undefined {
+  const open = new Set<object>();
+  const done = new WeakSet<object>();
+  const walk = (value: unknown, path: Array<string | number>): Array<string | number> | undefined => {
+    if (value === null || typeof value !== 'object' || done.has(value)) return undefined;
+    if (open.has(value)) return path;
+    open.add(value);
+    const entries: Array<[string | number, unknown]> = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+    for (const [key, child] of entries) {
+      const found = walk(child, [...path, key]);
+      if (found) return found;
+    }
+    open.delete(value);
+    done.add(value);
+    return undefined;
+  };
+  return walk(root, []);
 }

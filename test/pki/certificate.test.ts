@@ -128,4 +128,15 @@ describe('loading certificates', () => {
     expect(() => Certificate.fromDer(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]), 'tiny.der')).to.throw(CertificateError, /tiny\.der: not a valid X\.509/);
     expect(() => parseCertificates('-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n', 'x.pem')).to.throw(CertificateError, /not base64/);
   });
+
+  // Found by `npm run fuzz -- --target rest-bodies`: a certificate whose key Node cannot import
+  // parsed, and its publicKey getter then threw a plain Error (a 500 from POST /certstore/certs).
+  it('refuses a certificate whose public key does not import, when it is parsed', async () => {
+    const sdk = await loadCertificate(fixturePath(SDK_TEST_CERT));
+    // id-ecPublicKey (1.2.840.10045.2.1) in the SubjectPublicKeyInfo becomes an OID no one knows.
+    const oddKey = Buffer.from(sdk.der.toString('hex').replace('06072a8648ce3d0201', '06072a8648ce3d0209'), 'hex');
+    expect(new NodeX509Certificate(oddKey).subject).to.equal(new NodeX509Certificate(sdk.der).subject);
+    expect(() => Certificate.fromDer(oddKey, 'odd-key.cer')).to.throw(CertificateError, /^odd-key\.cer: not a valid X\.509 certificate \(.*decode error\)/);
+    expect(() => parseCertificate(toCertificatePem(oddKey), 'odd-key.pem')).to.throw(CertificateError, /odd-key\.pem: not a valid X\.509/);
+  });
 });
