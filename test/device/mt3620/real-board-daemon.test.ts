@@ -72,6 +72,9 @@ describe('a rig with a real board on a host without USB', function () {
     expect(submitted.body.error.code).to.equal('board-unavailable');
     expect(submitted.body.error.message).to.contain('board bench-1 is bad (offline: ').and.contain(NO_USB_BUS);
 
+    // The emulated board is health-checked at start; an action waits for the check to let go of it.
+    const check = await daemon.request<{ runId: string }>('POST', '/api/v1/boards/emu-1/health-check');
+    expect((await daemon.waitForRun(check.body.runId)).verdict).to.equal('passed');
     const reset = await daemon.request<{ ok: boolean; state: string }>('POST', '/api/v1/boards/emu-1/actions', { action: 'reset' });
     expect(reset.status, JSON.stringify(reset.body)).to.equal(200);
     expect(reset.body.ok).to.equal(true);
