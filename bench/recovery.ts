@@ -17,8 +17,9 @@ import { ControlClient } from '../src/device/emulated/control-client.js';
 import { EmulatedPins } from '../src/device/emulated/emulated-pins.js';
 import { recoverBoard, type RecoveryResult } from '../src/device/recovery-client.js';
 import { EmulatorHost } from '../src/emulator/emulator-host.js';
-import { keystoreBodyFor, provisionEmulator } from '../src/emulator/provisioning.js';
-import { buildRecoveryImageSet, saveRecoveryImageSet } from '../src/emulator/recovery-image-set.js';
+import { keystoreBodyFor } from '../src/firmware/rig-keystore.js';
+import { provisionEmulator } from '../src/emulator/provisioning.js';
+import { buildRecoveryImageSet, saveRecoveryImageSet } from '../src/firmware/recovery-image-set.js';
 import { rawSignerFor } from '../src/pki/raw-signer.js';
 import { findSigningRole, loadSigningRoles } from '../src/pki/signing-roles.js';
 

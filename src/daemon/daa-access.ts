@@ -1,7 +1,7 @@
 import type { DaaService } from '../daa/daa-service.js';
 import type { DaaAccess } from '../scenario/run-context.js';
 import type { ReferenceValues } from '../daa/reference-values.js';
-import { SYSTEM_COMPONENT_IDS } from '../emulator/os-image-set.js';
+import { SYSTEM_COMPONENT_IDS } from '../firmware/os-image-set.js';
 
 /** What scenario steps may do with the daemon's own DAA service. */
 export function daaAccess(service: DaaService): DaaAccess {

@@ -7,7 +7,6 @@ import { DaaService } from '../daa/daa-service.js';
 import { createDaaRouter, type DaaRouter } from '../daa/http/daa-router.js';
 import { BOARD_STATES } from '../device/board.js';
 import { bindRealBoard } from '../device/mt3620/real-board-binding.js';
-import { provisionEmulator, readStateFile } from '../emulator/provisioning.js';
 import { loadSigningRoles, type RoleKeys } from '../pki/signing-roles.js';
 import { ScenarioCatalog } from '../scenario/scenario-catalog.js';
 import type { Scenario } from '../scenario/scenario.js';
@@ -23,6 +22,7 @@ import { BOARD_HEALTH_STATUSES, BoardHealthBook } from './board-health.js';
 import { BoardRegistry } from './board-registry.js';
 import { daaAccess, defaultReferenceValues } from './daa-access.js';
 import { daaRouteAccess } from './daa-route-access.js';
+import { EmulatorChild } from './emulator-child.js';
 import { EmulatorSupervisor } from './emulator-supervisor.js';
 import { EventBus } from './event-bus.js';
 import { EventStreamServer } from './event-stream-server.js';
@@ -152,7 +152,7 @@ export class Daemon {
           workDir,
           signingKeys: async () => (keys ??= await loadSigningRoles(join(emulatorState, 'keys'))),
           daa: daaAccess(daa),
-          baselineOsVersion: readStateFile(emulatorState)?.osVersion,
+          baselineOsVersion: baseline.osVersion,
         };
       },
       persist: (record) => runs.save(record),
@@ -163,6 +163,8 @@ export class Daemon {
       healthCheckFor: (board) => healthChecks[board.identity.driver],
     });
     const readiness = { ready: false };
+    // The OS the emulated boards were provisioned with: what recoveries return them to.
+    const baseline: { osVersion?: string } = {};
 
     const app = express();
     app.disable('x-powered-by');
@@ -208,11 +210,8 @@ export class Daemon {
     const emulated = rig.boards.filter((b) => b.driver === 'emulated');
     try {
       if (emulated.length && rig.emulator) {
-        const existing = readStateFile(emulatorState);
-        if (!existing || existing.boards.length < rig.emulator.boards) {
-          log.info('provisioning emulated boards', { count: rig.emulator.boards, state: emulatorState });
-          await provisionEmulator({ stateDir: emulatorState, count: rig.emulator.boards, baselineApp: rig.emulator.baselineApp ?? false });
-        }
+        log.info('provisioning emulated boards (existing ones are kept)', { count: rig.emulator.boards, state: emulatorState });
+        baseline.osVersion = (await EmulatorChild.provision({ stateDir: emulatorState, boards: rig.emulator.boards, baselineApp: rig.emulator.baselineApp ?? false })).osVersion;
         // Powered off until claimed, so the first attestation at boot finds its tenant.
         // Restarted (its boards re-bound and powered on) if it dies; see EmulatorSupervisor.
         emulator = await EmulatorSupervisor.start({

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,32 @@ export class EmulatorChild {
     /** Settles when the process has exited, however (see EmulatorSupervisor). */
     readonly exited: Promise<EmulatorExit>,
   ) {}
+
+  /**
+   * Provisions the emulator's state folder through its own program (`sphere-rig
+   * emulator provision`, which keeps boards that exist): the daemon never touches
+   * the emulator's insides. Gives the OS version the boards were provisioned with,
+   * the rig's baseline for recoveries.
+   */
+  static provision(options: { stateDir: string; boards: number; baselineApp: boolean; timeoutMs?: number }): Promise<{ osVersion: string; boards: number }> {
+    const args = [CLI, 'emulator', 'provision', '--state', options.stateDir, '--count', String(options.boards), '--json'];
+    if (options.baselineApp) args.push('--baseline-app');
+    return new Promise((resolve, reject) => {
+      execFile(process.execPath, args, { timeout: options.timeoutMs ?? 300_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SPHERE_RIG_LOG_FORMAT: 'json' } }, (error, stdout, stderr) => {
+        if (error) {
+          const why = error.killed ? `no answer in ${options.timeoutMs ?? 300_000} ms` : (stderr.trim().split('\n').at(-1) ?? error.message);
+          return reject(new RigError('infra-error', 'emulator-provision-failed', `provisioning emulated boards in ${options.stateDir} failed: ${why}`));
+        }
+        try {
+          const state = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as { osVersion?: unknown; boards?: unknown[] };
+          if (typeof state.osVersion !== 'string' || !Array.isArray(state.boards)) throw new Error('no osVersion or boards');
+          resolve({ osVersion: state.osVersion, boards: state.boards.length });
+        } catch (parseError) {
+          reject(new RigError('infra-error', 'emulator-provision-failed', `sphere-rig emulator provision printed no state JSON (${(parseError as Error).message}): ${stdout.slice(0, 200)}`));
+        }
+      });
+    });
+  }
 
   static async start(options: EmulatorChildOptions): Promise<EmulatorChild> {
     const args = [CLI, 'emulator', 'run', '--state', options.stateDir, '--boards', String(options.boards), '--speed', options.speed, '--json'];

@@ -1,5 +1,5 @@
 import type { AppManifest } from '../image/app-manifest.js';
-import type { AppBehaviour } from './app-behaviour.js';
+import type { AppBehaviour } from '../firmware/app-behaviour.js';
 import type { BoardClock } from './board-clock.js';
 
 /**

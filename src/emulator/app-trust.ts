@@ -8,7 +8,7 @@ import { ImageType } from '../image/image-types.js';
 import type { TrustedKeystore } from '../pki/trusted-keystore.js';
 import { Capability } from '../image/capability-image.js';
 import { DeviceRefusal } from './device-error.js';
-import { DEVELOPMENT_ROLES, KeystoreRole } from './keystore-image.js';
+import { DEVELOPMENT_ROLES, KeystoreRole } from '../firmware/keystore-image.js';
 import { belowFuseCounter } from './anti-rollback.js';
 
 /**

@@ -6,7 +6,7 @@ import { exportPrivateKeyPem, generateSigningKeyPair, publicKeyToPoint } from '.
 import { TrustedKeystore } from '../pki/trusted-keystore.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import { InputError } from '../util/failure.js';
-import { KeystoreRole } from './keystore-image.js';
+import { KeystoreRole } from '../firmware/keystore-image.js';
 
 /**
  * The chip of one emulated board: what survives every reset, power cut and

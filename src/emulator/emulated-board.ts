@@ -6,7 +6,7 @@ import { ImageType, imageTypeName } from '../image/image-types.js';
 import type { TrustedKeystore } from '../pki/trusted-keystore.js';
 import { DeviceErrorCode } from '../util/device-error-codes.js';
 import { componentLogger } from '../util/logger.js';
-import { BEHAVIOUR_PATH, parseAppBehaviour, type AppBehaviour } from './app-behaviour.js';
+import { BEHAVIOUR_PATH, parseAppBehaviour, type AppBehaviour } from '../firmware/app-behaviour.js';
 import { AppInstance } from './app-instance.js';
 import { capabilitiesGranted, checkApplicationImage, type TrustedApplication } from './app-trust.js';
 import { BoardClock, type Speed } from './board-clock.js';
@@ -16,8 +16,8 @@ import { DeviceRefusal } from './device-error.js';
 import { describeAppCrash, describeAppExit, ErrorReportLog } from './error-reports.js';
 import { FlashDevice } from './flash/flash-device.js';
 import { PowerCutError } from './flash/power-cut-error.js';
-import { decodeKeystoreBody, KeystoreRole } from './keystore-image.js';
-import { BOOT_ORDER } from './os-image-set.js';
+import { decodeKeystoreBody, KeystoreRole } from '../firmware/keystore-image.js';
+import { BOOT_ORDER } from '../firmware/os-image-set.js';
 import { runSecureBoot, type VerifiedImage } from './secure-boot.js';
 
 /**

@@ -1,7 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Certificate, parseCertificate } from '../pki/certificate.js';
 import { rawSignerFor } from '../pki/raw-signer.js';
 import { findSigningRole, generateSigningRoles, loadSigningRoles, type RoleKeys, writeSigningRoles } from '../pki/signing-roles.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
@@ -9,10 +7,10 @@ import { InputError } from '../util/failure.js';
 import { BoardStorage, initialBootRecord } from './board-storage.js';
 import { createChipRecord, FLASH_FILE, saveChipRecord } from './chip.js';
 import { FlashDevice } from './flash/flash-device.js';
-import { encodeKeystoreBody, KeystoreRole } from './keystore-image.js';
-import { buildOsImageSet, type OsImage } from './os-image-set.js';
+import { keystoreBodyFor } from '../firmware/rig-keystore.js';
+import { buildOsImageSet, type OsImage } from '../firmware/os-image-set.js';
 import { ensureRestCa } from './rest/rest-ca.js';
-import { BASELINE_APP_COMPONENT_ID, buildSampleApp } from './sample-app.js';
+import { BASELINE_APP_COMPONENT_ID, buildSampleApp } from '../firmware/sample-app.js';
 
 /**
  * Creates emulated chips in a state folder:
@@ -47,7 +45,6 @@ export interface ProvisionOptions {
   onProgress?: (message: string) => void;
 }
 
-export const SDK_TEST_CERT_PATH = fileURLToPath(new URL('../../fixtures/azure-sphere/azure-sphere-sdk-test.pem', import.meta.url));
 
 export function readStateFile(stateDir: string): EmulatorStateFile | undefined {
   const path = join(stateDir, STATE_FILE);
@@ -64,17 +61,6 @@ export function readStateFile(stateDir: string): EmulatorStateFile | undefined {
   return value as EmulatorStateFile;
 }
 
-/** The certificates a chip's keystore image holds, each with its role. */
-export function keystoreBodyFor(roles: readonly RoleKeys[], trustSdkTestCert: boolean): string {
-  const entries: Array<{ role: string; cert: Certificate }> = [
-    { role: KeystoreRole.Os, cert: findSigningRole(roles, 'os').cert },
-    { role: KeystoreRole.ProductionApp, cert: findSigningRole(roles, 'production-app').cert },
-    { role: KeystoreRole.DevelopmentApp, cert: findSigningRole(roles, 'development-app').cert },
-    { role: KeystoreRole.Capability, cert: findSigningRole(roles, 'capability').cert },
-  ];
-  if (trustSdkTestCert) entries.push({ role: KeystoreRole.SdkTest, cert: parseCertificate(readFileSync(SDK_TEST_CERT_PATH), SDK_TEST_CERT_PATH) });
-  return encodeKeystoreBody(entries);
-}
 
 export async function loadOrCreateKeys(keysDir: string, onProgress?: (m: string) => void): Promise<RoleKeys[]> {
   if (existsSync(join(keysDir, 'keys.json'))) return loadSigningRoles(keysDir);

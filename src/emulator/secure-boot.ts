@@ -3,7 +3,7 @@ import { parseImagePackage, readImageFacts } from '../image/image-package.js';
 import { type TrustAnchors, verifyImagePackage } from '../image/image-signing.js';
 import { ImageType, imageTypeName } from '../image/image-types.js';
 import { parseBootManifestBody, type BootManifestBody } from '../image/boot-manifest.js';
-import { BOOT_ORDER } from './os-image-set.js';
+import { BOOT_ORDER } from '../firmware/os-image-set.js';
 import { belowFuseCounter } from './anti-rollback.js';
 
 /**

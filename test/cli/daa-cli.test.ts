@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { BOOT_ORDER, SYSTEM_COMPONENT_IDS } from '../../src/emulator/os-image-set.js';
+import { BOOT_ORDER, SYSTEM_COMPONENT_IDS } from '../../src/firmware/os-image-set.js';
 import { CLI, disconnect, EmulatorProcess, type ConnectedBoard } from '../helpers/emulator-process.js';
 import { runCli } from '../helpers/run-cli.js';
 

@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { buildCapabilityImage } from '../../src/image/capability-image.js';
 import { rawSignerFor, type RawSigner } from '../../src/pki/raw-signer.js';
 import { findSigningRole, loadSigningRoles, type RoleKeys, type SigningRole } from '../../src/pki/signing-roles.js';
-import { keystoreBodyFor } from '../../src/emulator/provisioning.js';
-import { buildOsImageSet } from '../../src/emulator/os-image-set.js';
-import { buildSampleApp, type SampleAppSpec } from '../../src/emulator/sample-app.js';
+import { keystoreBodyFor } from '../../src/firmware/rig-keystore.js';
+import { buildOsImageSet } from '../../src/firmware/os-image-set.js';
+import { buildSampleApp, type SampleAppSpec } from '../../src/firmware/sample-app.js';
 
 /** The signing keys of an emulator state folder, and builders that use them. */
 export class RigKeys {

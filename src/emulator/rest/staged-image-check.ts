@@ -7,8 +7,8 @@ import { capabilitiesGranted, checkApplicationImage } from '../app-trust.js';
 import type { BootRecord } from '../board-storage.js';
 import { DeviceRefusal } from '../device-error.js';
 import type { EmulatedBoard } from '../emulated-board.js';
-import { KeystoreRole } from '../keystore-image.js';
-import { BOOT_ORDER } from '../os-image-set.js';
+import { KeystoreRole } from '../../firmware/keystore-image.js';
+import { BOOT_ORDER } from '../../firmware/os-image-set.js';
 import { RestErrorCode } from './rest-error-codes.js';
 import { belowFuseCounter } from '../anti-rollback.js';
 

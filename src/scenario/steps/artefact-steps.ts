@@ -2,10 +2,10 @@ import { buildCapabilityImage } from '../../image/capability-image.js';
 import { parseImagePackage, readImageFacts } from '../../image/image-package.js';
 import { rawSignerFor } from '../../pki/raw-signer.js';
 import { findSigningRole, SIGNING_ROLES, type SigningRole } from '../../pki/signing-roles.js';
-import { buildOsImageSet } from '../../emulator/os-image-set.js';
-import { keystoreBodyFor } from '../../emulator/provisioning.js';
-import { buildSampleApp } from '../../emulator/sample-app.js';
-import type { AppBehaviour } from '../../emulator/app-behaviour.js';
+import { buildOsImageSet } from '../../firmware/os-image-set.js';
+import { keystoreBodyFor } from '../../firmware/rig-keystore.js';
+import { buildSampleApp } from '../../firmware/sample-app.js';
+import type { AppBehaviour } from '../../firmware/app-behaviour.js';
 import { RigError } from '../../util/failure.js';
 import { defineStep, type StepContext } from '../step-type.js';
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { buildCapabilityImage } from '../../image/capability-image.js';
-import { buildRecoveryImageSet, saveRecoveryImageSet } from '../../emulator/recovery-image-set.js';
-import { keystoreBodyFor } from '../../emulator/provisioning.js';
+import { buildRecoveryImageSet, saveRecoveryImageSet } from '../../firmware/recovery-image-set.js';
+import { keystoreBodyFor } from '../../firmware/rig-keystore.js';
 import { rawSignerFor } from '../../pki/raw-signer.js';
 import { RigError } from '../../util/failure.js';
 import { findSigningRole, type RoleKeys } from '../../pki/signing-roles.js';

@@ -10,8 +10,8 @@ import { Mt3620BoardDriver } from '../../../src/device/mt3620/mt3620-board-drive
 import type { PowerAction, PowerSwitch } from '../../../src/device/mt3620/power-command.js';
 import { FixedServiceEndpoint } from '../../../src/device/mt3620/service-link.js';
 import { DeviceRestClient } from '../../../src/device/rest/device-rest-client.js';
-import { keystoreBodyFor } from '../../../src/emulator/provisioning.js';
-import { buildRecoveryImageSet, saveRecoveryImageSet } from '../../../src/emulator/recovery-image-set.js';
+import { keystoreBodyFor } from '../../../src/firmware/rig-keystore.js';
+import { buildRecoveryImageSet, saveRecoveryImageSet } from '../../../src/firmware/recovery-image-set.js';
 import type { DiscoveredBoard, UsbBoardSource } from '../../../src/link/usb-discovery.js';
 import { rawSignerFor } from '../../../src/pki/raw-signer.js';
 import { findSigningRole, loadSigningRoles } from '../../../src/pki/signing-roles.js';

@@ -7,7 +7,7 @@ import type { ControlError } from '../../../src/device/emulated/control-client.j
 import type { Measurement } from '../../../src/daa/protocol.js';
 import type { ReferenceValues } from '../../../src/daa/reference-values.js';
 import { EVIDENCE_EXTENSION_OID } from '../../../src/daa/protocol.js';
-import { BOOT_ORDER, SYSTEM_COMPONENT_IDS } from '../../../src/emulator/os-image-set.js';
+import { BOOT_ORDER, SYSTEM_COMPONENT_IDS } from '../../../src/firmware/os-image-set.js';
 import { DaaFixture } from '../../daa/helpers/daa-fixture.js';
 import { disconnect, EmulatorProcess, type ConnectedBoard, powerOnAndWaitForServices } from '../../helpers/emulator-process.js';
 import { b64, RigKeys } from '../../helpers/rig-keys.js';

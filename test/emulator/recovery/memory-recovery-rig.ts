@@ -4,8 +4,8 @@ import { ROM_LINE, type RecoveryLine, type RecoveryLineSettings } from '../../..
 import { runRecoveryRom, type RecoveryRomTimings } from '../../../src/emulator/recovery/recovery-rom.js';
 import type { RecoveryAgentResult } from '../../../src/emulator/recovery/recovery-agent.js';
 import type { ObservedHostLine, RecoveryTarget, UartLineSettings } from '../../../src/emulator/recovery/recovery-target.js';
-import { keystoreBodyFor } from '../../../src/emulator/provisioning.js';
-import { buildRecoveryImageSet, type RecoveryImageSet } from '../../../src/emulator/recovery-image-set.js';
+import { keystoreBodyFor } from '../../../src/firmware/rig-keystore.js';
+import { buildRecoveryImageSet, type RecoveryImageSet } from '../../../src/firmware/recovery-image-set.js';
 import { createChannelPair, type ChannelPairOptions, type MemoryChannel } from '../../../src/link/memory-channel.js';
 import { rawSignerFor } from '../../../src/pki/raw-signer.js';
 import { publicKeyToPoint, generateSigningKeyPair } from '../../../src/pki/signing-key.js';
