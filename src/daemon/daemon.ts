@@ -152,7 +152,8 @@ export class Daemon {
           workDir,
           signingKeys: async () => (keys ??= await loadSigningRoles(join(emulatorState, 'keys'))),
           daa: daaAccess(daa),
-          baselineOsVersion: baseline.osVersion,
+          // Only emulated boards trust the rig-signed baseline a recovery would write.
+          baselineOsVersion: registry.boards.get(run.boardId)?.identity.driver === 'emulated' ? baseline.osVersion : undefined,
         };
       },
       persist: (record) => runs.save(record),

@@ -12,7 +12,6 @@ import { buildRecoverySetFor, recoverFrom } from './recovery-steps.js';
  * health check.
  */
 const SETTLED: ReadonlySet<BoardState> = new Set(['off', 'ready', 'hung', 'broken', 'rom-recovery', 'offline']);
-const DEFAULT_BASELINE_OS = '22.11';
 
 /** The board's state once it stops booting (listening first, so a change between the two is not missed). */
 async function settledState(board: Board, context: StepContext): Promise<BoardState> {
@@ -70,7 +69,10 @@ export const bringUpStep = defineStep<{ recoverTo?: string; recover?: 'if-stuck'
       state = await settledState(board, context);
     }
     if (state === 'broken' || state === 'rom-recovery' || (recover === 'always' && state !== 'offline')) {
-      const osVersion = recoverTo ?? context.run.services.baselineOsVersion ?? DEFAULT_BASELINE_OS;
+      const osVersion = recoverTo ?? context.run.services.baselineOsVersion;
+      // A rig-signed set only helps a board that trusts the rig's keys (an emulated one); a real
+      // board needs Microsoft's recovery images, which the rig does not have.
+      if (!osVersion) throw new RigError('device-fault', 'no-baseline', `board is ${state} and the rig has no baseline image set to recover it with; recover it by hand (sphere-rig recover) or give recoverTo`);
       context.note(`board is ${state}: recovering it to OS ${osVersion}`);
       const { dir } = await buildRecoverySetFor(context, osVersion);
       await recoverFrom(context, dir);
