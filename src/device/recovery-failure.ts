@@ -1,4 +1,4 @@
-import { recoveryErrorName } from '../link/recovery-error-codes.js';
+import { explainRecoveryError } from '../link/recovery-error-codes.js';
 import { failureClassOf, RigError, type FailureClass } from '../util/failure.js';
 
 /**
@@ -25,10 +25,14 @@ export const RECOVERY_STEPS = [
 
 export type RecoveryStep = (typeof RECOVERY_STEPS)[number];
 
-/** What the device said in its RecoveryError message. */
+/** What the device said in its RecoveryError message, with the catalog's name and message for its code. */
 export interface DeviceRecoveryError {
   code: number;
+  /** e.g. `RecoveryError::BadSignature` (Microsoft's catalog, category 39). */
   name: string;
+  /** The catalog's message for the code. */
+  meaning: string;
+  /** The device's own text. */
   text: string;
 }
 
@@ -61,9 +65,9 @@ export class DeviceRefusedRecovery extends RigError {
   readonly deviceError: DeviceRecoveryError;
 
   constructor(code: number, text: string) {
-    const name = recoveryErrorName(code);
-    super('device-fault', 'recovery-refused-by-device', `the device refused: ${text} (${name}, code ${code})`, { deviceErrorCode: code });
-    this.deviceError = { code, name, text };
+    const { name, message: meaning } = explainRecoveryError(code);
+    super('device-fault', 'recovery-refused-by-device', `the device refused: ${text} (${name}, code ${code}: ${meaning})`, { deviceErrorCode: code, deviceErrorName: name });
+    this.deviceError = { code, name, meaning, text };
   }
 }
 

@@ -14,8 +14,8 @@ import { encodeMessage, MESSAGE_HEADER_BYTES, type MessageEnvelope } from './rec
  *     u32 offset | u32 maxLength.
  *   - LogEntry: UTF-8 text; trailing NULs are ignored when decoding.
  *   - RecoveryError: u32 code | UTF-8 text (no terminator; trailing NULs ignored).
- *     The code is the device's error number (the numbers of device-error-codes.json
- *     where one fits, else a recovery-specific number); the text is for people.
+ *     The code is from Microsoft's error catalog, category 39 RecoveryError
+ *     (recovery-error-codes.ts); the text is for people.
  *   - ImageRequestError, AbortRecovery: no data.
  *   - Unknown (type 0): its data is carried opaque.
  */

@@ -1,5 +1,10 @@
-// Generated from shared/spec/device-error-codes.json: the numeric error codes a real
-// Azure Sphere device answers in {"error": code} bodies, and their messages.
+import { describeDeviceError } from './device-error-catalog.js';
+
+// The texts Microsoft's device API client prints for the codes a device answers in
+// {"error": code} bodies (fixtures/device-error-codes.json; see error-catalog.md §4).
+// They are not the catalog's own messages: device-error-catalog.ts has those, with
+// each code's category and name. test/util/device-error-catalog.test.ts checks this
+// table against the JSON and every code in it against the catalog.
 export const DEVICE_ERROR_MESSAGES: Readonly<Record<number, string>> = Object.freeze({
   13: "Permission denied; application development capability may be required ('azsphere device enable-development')",
   1048578: "Application manifest must not include a policy field. See https://aka.ms/AzureSphereAppManifest for more information.",
@@ -110,22 +115,42 @@ export const DEVICE_ERROR_MESSAGES: Readonly<Record<number, string>> = Object.fr
   38797333: "Private Key password provided for unencrypted key.",
 });
 
-/** The device's message for a code, or a generic text naming the code. */
+/** What the client shows for a code; for a code it has no text for, the catalog's name and message. */
 export function deviceErrorMessage(code: number): string {
-  return DEVICE_ERROR_MESSAGES[code] ?? `device error ${code} (no message known for this code)`;
+  const client = DEVICE_ERROR_MESSAGES[code];
+  if (client) return client;
+  const { name, message } = describeDeviceError(code);
+  return `device error ${code} (${name}): ${message}`;
 }
 
-/** Named codes the rig itself refers to. */
+/**
+ * Named codes the rig itself refers to. The key is the rig's word for the
+ * situation; the catalog name is in the comment (test/util/emitted-error-codes.test.ts
+ * checks that every value is a catalog code).
+ */
 export const DeviceErrorCode = {
+  /** LinuxError::13 (EACCES). */
   PermissionDenied: 13,
+  /** ImageUpdateError::VerificationFailed. */
   ImageNotTrusted: 7340047,
-  /** "Image could not be staged": not a valid image package, or not a set the device can install. */
+  /** ImageUpdateError::ImageStagingFailed. "Image could not be staged": not a valid image package, or not a set the device can install. */
   ImageInvalid: 7340050,
-  /** "Installation failed": an image below its fuse counter (anti-rollback), or a flash write or boot record that failed. */
+  /** ImageUpdateError::ImageInstallFailed. "Installation failed": an image below its fuse counter (anti-rollback), or a flash write or boot record that failed. */
   InstallationFailed: 7340056,
+  /** ImageUpdateError::OTAUpdateInProgress. */
   SideloadDisabledOtaInProgress: 7340071,
+  /** RestAppError::NotEnoughFreeSpace. */
   InsufficientSpace: 14680082,
+  /** AppManifestError::InvalidJson. */
   ManifestUnparseable: 2097153,
+  /** AppManifestError::MissingEntryPoint. */
   ManifestNoEntryPoint: 2097155,
+  /** AppManifestError::NoAppManifest. */
   ManifestMissing: 2097177,
+  /** AppManagerError::NoAppWithMatchingId. */
+  NoSuchApp: 1048580,
+  /** AppManagerError::ApplicationInWrongState. */
+  AppInWrongState: 1048589,
+  /** RestError::InterfaceIsBusy ("Device is busy and refused request"). */
+  DeviceBusy: 10485765,
 } as const;

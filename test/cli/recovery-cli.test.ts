@@ -156,8 +156,9 @@ describe('sphere-rig recovery and recover commands', function () {
     const error = JSON.parse(refused.stdout.trim().split('\n').at(-1)!).error;
     expect(error.failureClass).to.equal('device-fault');
     expect(error.details.step).to.equal('start-1bl');
-    expect(error.details.deviceError.code).to.equal(RecoveryErrorCode.ImageNotTrusted);
-    expect(refused.stderr).to.match(/device-fault: recovery failed at step 'start-1bl': the device refused/);
+    expect(error.details.deviceError.code).to.equal(RecoveryErrorCode.UntrustedCertificate);
+    expect(error.details.deviceError.name).to.equal('RecoveryError::UntrustedCertificate');
+    expect(refused.stderr).to.match(/device-fault: recovery failed at step 'start-1bl': the device refused: .*\(RecoveryError::UntrustedCertificate, code 40894468: The certificate used to sign the image or manifest is not in the trusted list\)/);
   });
 
   it('recover stops on Ctrl-C (SIGINT) with exit 6, telling the device; the board recovers afterwards', async () => {

@@ -5,6 +5,7 @@ import { registerDaaCommands } from './daa.js';
 import { registerDeviceCommands } from './device.js';
 import { registerDiscoverCommand } from './discover.js';
 import { registerEmulatorCommands } from './emulator.js';
+import { registerExplainCommand } from './explain.js';
 import { registerImageCommands } from './image.js';
 import { registerKeysCommands } from './keys.js';
 import { registerLeaseCommands } from './leases.js';
@@ -25,6 +26,7 @@ export function registerCommands(program: Command): void {
   registerDeviceCommands(program);
   registerRecoveryCommands(program);
   registerDaaCommands(program);
+  registerExplainCommand(program);
   // The daemon's clients: run, scenarios, boards (before `boards discover` joins it), runs, watch, lease, release, cancel, token.
   registerRunCommand(program);
   registerRigCommands(program);

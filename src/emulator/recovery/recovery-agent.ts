@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Deadline } from '../../link/deadline.js';
 import { RecoveryErrorCode } from '../../link/recovery-error-codes.js';
@@ -45,8 +46,13 @@ export interface RecoveryAgentTimings {
   lineSwitchTimeoutMs: number;
   /** How often the device looks at the host's line settings meanwhile. */
   lineSwitchPollMs: number;
-  /** BaudrateSwitchQuery and StatusRequest are sent again after this long without an answer. */
-  queryResendMs: number;
+  /**
+   * Unset (the default): every query is sent once and the device waits for its
+   * answer, as a real board does (recovery-protocol.md, captured facts). Set: the
+   * emulator's earlier agent, which sent BaudrateSwitchQuery and StatusRequest
+   * again after this long; kept only to test hosts against it.
+   */
+  queryResendMs?: number;
   /** Pause before asking again after StatusBusy. */
   busyRetryMs: number;
 }
@@ -54,7 +60,6 @@ export interface RecoveryAgentTimings {
 export const DEFAULT_AGENT_TIMINGS: Readonly<RecoveryAgentTimings> = Object.freeze({
   lineSwitchTimeoutMs: 5_000,
   lineSwitchPollMs: 10,
-  queryResendMs: 1_000,
   busyRetryMs: 100,
 });
 
@@ -84,7 +89,7 @@ export async function runRecoveryAgent(link: RecoveryDeviceLink, target: Recover
   };
   const fetchRequired = async (filename: string, limits: Parameters<RecoveryDeviceLink['fetch']>[1], step: string) => {
     const data = await link.fetch({ kind: 'ImageRequestByFilename', filename }, limits, step);
-    if (!data) throw new RecoveryRefusal(RecoveryErrorCode.FileUnavailable, `${step}: the host has no ${filename}`);
+    if (!data) throw new RecoveryRefusal(RecoveryErrorCode.ImageNotFound, `${step}: the host has no ${filename}`);
     return data;
   };
 
@@ -115,23 +120,23 @@ export async function runRecoveryAgent(link: RecoveryDeviceLink, target: Recover
   await event('RABootComplete');
   say('[RA] recovery agent running');
 
-  // 9-10: the line switch, then the host must be ready.
-  const baud = await link.ask({ kind: 'BaudrateSwitchQuery' }, ['SimpleQueryAck'] as const, 'baud-rate switch', {
-    resendAfterMs: options.timings.queryResendMs,
-    maxSends: 3,
-  });
+  // 9-10: the line switch; only a host that switched to 3 Mbaud is asked whether it is ready (as captured).
+  const baud = await link.ask({ kind: 'BaudrateSwitchQuery' }, ['SimpleQueryAck'] as const, 'baud-rate switch', resending(options.timings));
   let line: UartLineSettings;
   if (baud.value === BAUDRATE_SWITCH_3M) line = { baudRate: IMAGING_BAUD, rtsCts: true };
   else if (baud.value === BAUDRATE_STAY_115200) line = { baudRate: ROM_BAUD, rtsCts: true };
   else throw RecoveryRefusal.protocol(`baud-rate switch: answer ${baud.value} is neither 0 nor 1`);
   target.setLineSettings(line);
   await awaitHostLine(target, line, options);
-  await awaitHostReady(link, options);
+  if (line.baudRate === IMAGING_BAUD) await awaitHostReady(link, options);
 
-  // 11: erase.
+  // 11: erase, which takes a real board about 18 s (the target says how long this board takes).
   await event('RAEraseFlashStarted');
   await link.log('erasing flash');
-  await flashStep('erasing the flash', () => target.eraseFlash());
+  const eraseStarted = performance.now();
+  await flashStep('erasing the flash', RecoveryErrorCode.FlashEraseFailed, () => target.eraseFlash());
+  const eraseLeftMs = (target.eraseDurationMs?.() ?? 0) - (performance.now() - eraseStarted);
+  if (eraseLeftMs > 0) await delay(eraseLeftMs, undefined, options.signal ? { signal: options.signal } : {});
   await event('RAEraseFlashComplete');
   say('[RA] flash erased');
 
@@ -142,7 +147,7 @@ export async function runRecoveryAgent(link: RecoveryDeviceLink, target: Recover
   const imageCount = manifest.entries.length;
   const totalBytes = manifest.entries.reduce((sum, entry) => sum + entry.fileSize, 0);
   if (totalBytes + SET_CONTAINER_BYTES(imageCount) > target.imageSetCapacity) {
-    throw new RecoveryRefusal(RecoveryErrorCode.InsufficientSpace, `the image set is ${totalBytes} bytes; an OS slot holds ${target.imageSetCapacity}`);
+    throw new RecoveryRefusal(RecoveryErrorCode.ReceiveBufferTooSmall, `the image set is ${totalBytes} bytes; an OS slot holds ${target.imageSetCapacity}`);
   }
   await event('RAManifestProcessed');
   let bytesRemaining = totalBytes;
@@ -154,7 +159,7 @@ export async function runRecoveryAgent(link: RecoveryDeviceLink, target: Recover
     const filename = recoveryImageFileName(entry.imageId);
     const bytes = await fetchRequired(
       filename,
-      { exactLength: entry.fileSize, maxLength: target.imageSetCapacity, tooLongCode: RecoveryErrorCode.InsufficientSpace, chunkBytes: options.chunkBytes },
+      { exactLength: entry.fileSize, maxLength: target.imageSetCapacity, tooLongCode: RecoveryErrorCode.ReceiveBufferTooSmall, chunkBytes: options.chunkBytes },
       `image ${index + 1} of ${imageCount} (${filename})`,
     );
     images.push(checkManifestImage(bytes, entry, trust, fuses));
@@ -166,7 +171,7 @@ export async function runRecoveryAgent(link: RecoveryDeviceLink, target: Recover
   const set = checkBootableSet(images, trust, fuses);
   if (capability) checkCapabilitySignature(capability, set.keystorePem, target.deviceId);
   await link.log(`writing OS ${set.osVersion}`);
-  await flashStep('writing the image set', () => target.writeImageSet(set.ordered, capability));
+  await flashStep('writing the image set', RecoveryErrorCode.FlashWriteFailed, () => target.writeImageSet(set.ordered, capability));
   say(`[RA] OS ${set.osVersion} written`);
 
   // 16.
@@ -175,14 +180,19 @@ export async function runRecoveryAgent(link: RecoveryDeviceLink, target: Recover
   return { osVersion: set.osVersion, imageCount, totalBytes, capabilityInstalled: capability !== undefined };
 }
 
-/** A flash step the board refused (power lost, reset meanwhile) is an install failure for the host. */
-async function flashStep(what: string, step: () => Promise<void>): Promise<void> {
+/** A flash step the board refused (power lost, reset meanwhile) is a flash failure for the host. */
+async function flashStep(what: string, code: number, step: () => Promise<void>): Promise<void> {
   try {
     await step();
   } catch (error) {
     if (error instanceof RecoveryRefusal) throw error;
-    throw new RecoveryRefusal(RecoveryErrorCode.InstallFailed, `${what}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new RecoveryRefusal(code, `${what}: ${error instanceof Error ? error.message : String(error)}`);
   }
+}
+
+/** Ask options for the baud and status queries: none (send once) unless the pre-capture resending is asked for. */
+function resending(timings: RecoveryAgentTimings): { resendAfterMs?: number; maxSends?: number } {
+  return timings.queryResendMs === undefined ? {} : { resendAfterMs: timings.queryResendMs, maxSends: 3 };
 }
 
 /**
@@ -201,7 +211,7 @@ async function awaitHostLine(target: RecoveryTarget, line: UartLineSettings, opt
     if (deadline.expired()) {
       const seen = `${host.baudRate ?? 'a non-standard rate'} baud, ${host.stopBits} stop bit(s), RTS/CTS ${host.rtsCts ? 'on' : 'off'}`;
       throw new RecoveryRefusal(
-        RecoveryErrorCode.LineSettingsMismatch,
+        RecoveryErrorCode.StreamSyncFailed,
         `the host's line is at ${seen}; the device switched to ${line.baudRate} baud 8N1 with RTS/CTS`,
       );
     }
@@ -213,12 +223,9 @@ async function awaitHostLine(target: RecoveryTarget, line: UartLineSettings, opt
 async function awaitHostReady(link: RecoveryDeviceLink, options: RecoveryAgentOptions): Promise<void> {
   const deadline = new Deadline(options.timings.lineSwitchTimeoutMs + 30_000);
   for (;;) {
-    const answer = await link.ask({ kind: 'StatusRequest' }, ['ServerReady', 'StatusBusy'] as const, 'status', {
-      resendAfterMs: options.timings.queryResendMs,
-      maxSends: 3,
-    });
+    const answer = await link.ask({ kind: 'StatusRequest' }, ['ServerReady', 'StatusBusy'] as const, 'status', resending(options.timings));
     if (answer.kind === 'ServerReady') return;
-    if (deadline.expired()) throw new RecoveryRefusal(RecoveryErrorCode.HostTimeout, 'status: the host stayed busy');
+    if (deadline.expired()) throw new RecoveryRefusal(RecoveryErrorCode.GetServerResponseTimedOut, 'status: the host stayed busy');
     await delay(options.timings.busyRetryMs, undefined, options.signal ? { signal: options.signal } : {});
   }
 }

@@ -49,7 +49,11 @@ export interface FetchLimits {
 }
 
 export interface AskOptions {
-  /** Send the message again when no answer came within this long (the answer may have been lost in a line switch). */
+  /**
+   * Send the message again when no answer came within this long. A real board
+   * sends every query once (recovery-protocol.md, captured facts); this is kept
+   * so that hosts can be tested against the emulator's earlier, resending agent.
+   */
   resendAfterMs?: number;
   /** Sends in all, the first included. */
   maxSends?: number;
@@ -91,7 +95,7 @@ export class RecoveryDeviceLink {
         envelope = await readFrameMessage(this.channel, this.decoder, { timeoutMs: deadline.remainingMs(), signal: this.signal });
       } catch (error) {
         if (error instanceof LinkTimeoutError) {
-          throw new RecoveryRefusal(RecoveryErrorCode.HostTimeout, `${step}: no answer from the host within ${timeoutMs} ms`);
+          throw new RecoveryRefusal(RecoveryErrorCode.GetServerResponseTimedOut, `${step}: no answer from the host within ${timeoutMs} ms`);
         }
         throw error;
       }
@@ -123,7 +127,7 @@ export class RecoveryDeviceLink {
       try {
         return await this.expect(kinds, step, last ? this.timings.answerTimeoutMs : (options.resendAfterMs ?? this.timings.answerTimeoutMs));
       } catch (error) {
-        if (last || !(error instanceof RecoveryRefusal) || error.recoveryCode !== RecoveryErrorCode.HostTimeout) throw error;
+        if (last || !(error instanceof RecoveryRefusal) || error.recoveryCode !== RecoveryErrorCode.GetServerResponseTimedOut) throw error;
         // The first send may still be answered after the second: skip that answer when it comes.
         for (const kind of kinds) this.strays.set(kind, (this.strays.get(kind) ?? 0) + 1);
       }
@@ -168,10 +172,10 @@ export class RecoveryDeviceLink {
 
   private checkFileLength(totalLength: number, limits: FetchLimits, step: string): number {
     if (limits.exactLength !== undefined && totalLength !== limits.exactLength) {
-      throw new RecoveryRefusal(RecoveryErrorCode.ImageInvalid, `${step}: the host offers ${totalLength} bytes, the manifest says ${limits.exactLength}`);
+      throw new RecoveryRefusal(RecoveryErrorCode.BadImageFileSize, `${step}: the host offers ${totalLength} bytes, the manifest says ${limits.exactLength}`);
     }
     if (totalLength > limits.maxLength) {
-      throw new RecoveryRefusal(limits.tooLongCode ?? RecoveryErrorCode.ImageInvalid, `${step}: ${totalLength} bytes is more than the ${limits.maxLength} this device takes`);
+      throw new RecoveryRefusal(limits.tooLongCode ?? RecoveryErrorCode.ReceiveBufferTooSmall, `${step}: ${totalLength} bytes is more than the ${limits.maxLength} this device takes`);
     }
     return totalLength;
   }
@@ -197,8 +201,8 @@ export class RecoveryDeviceLink {
       });
       return result.data;
     } catch (error) {
-      if (error instanceof XmodemError) throw new RecoveryRefusal(RecoveryErrorCode.TransferFailed, `${step}: ${error.message}`);
-      if (error instanceof LinkTimeoutError) throw new RecoveryRefusal(RecoveryErrorCode.HostTimeout, `${step}: the host never started the transfer`);
+      if (error instanceof XmodemError) throw new RecoveryRefusal(RecoveryErrorCode.FileTransferFailed, `${step}: ${error.message}`);
+      if (error instanceof LinkTimeoutError) throw new RecoveryRefusal(RecoveryErrorCode.GetServerResponseTimedOut, `${step}: the host never started the transfer`);
       throw error;
     }
   }

@@ -54,29 +54,46 @@ export function checkSignedFile(bytes: Buffer, expect: Expectation): CheckedFile
     pkg = parseImagePackage(bytes);
     facts = readImageFacts(pkg);
   } catch (error) {
-    throw new RecoveryRefusal(RecoveryErrorCode.ImageInvalid, `${expect.what}: not a signed image (${error instanceof FormatError ? error.code : 'unreadable'})`);
+    throw new RecoveryRefusal(malformedCode(expect), `${expect.what}: not a signed image (${error instanceof FormatError ? error.code : 'unreadable'})`);
   }
   const identity = facts.identity;
-  if (!identity) throw new RecoveryRefusal(RecoveryErrorCode.ImageInvalid, `${expect.what}: no identity section`);
+  if (!identity) throw new RecoveryRefusal(malformedCode(expect), `${expect.what}: no identity section`);
   if (identity.imageType !== expect.imageType) {
     throw new RecoveryRefusal(
-      RecoveryErrorCode.ImageInvalid,
+      RecoveryErrorCode.BadImageType,
       `${expect.what}: image type ${identity.imageType} (${imageTypeName(identity.imageType)}), expected ${expect.imageType} (${imageTypeName(expect.imageType)})`,
     );
   }
   if (expect.componentId !== undefined && identity.componentId !== expect.componentId) {
-    throw new RecoveryRefusal(RecoveryErrorCode.ImageInvalid, `${expect.what}: component ID ${identity.componentId}, expected ${expect.componentId}`);
+    throw new RecoveryRefusal(RecoveryErrorCode.BadComponentUid, `${expect.what}: component ID ${identity.componentId}, expected ${expect.componentId}`);
   }
   const verification = verifyImagePackage(pkg, expect.trust);
   if (!verification.verified) {
     throw new RecoveryRefusal(
-      RecoveryErrorCode.ImageNotTrusted,
+      signatureRefusalCode(verification.reason),
       `${expect.what}: signature ${verification.reason} (signer ${verification.thumbprint ?? 'none'})`,
     );
   }
   const rolledBack = belowFuseCounter(identity.componentId, facts.securityVersion, expect.fuses);
-  if (rolledBack) throw new RecoveryRefusal(RecoveryErrorCode.InstallFailed, `${expect.what}: ${rolledBack}`);
+  if (rolledBack) throw new RecoveryRefusal(RecoveryErrorCode.UnsupportedVersion, `${expect.what}: ${rolledBack}`);
   return { bytes, pkg, imageType: identity.imageType, componentId: identity.componentId, imageId: identity.imageId, securityVersion: facts.securityVersion ?? 0 };
+}
+
+/** A file that does not parse: the manifest has its own code (BadImageManifestFormat). */
+function malformedCode(expect: Expectation): number {
+  return expect.imageType === RECOVERY_MANIFEST_IMAGE_TYPE ? RecoveryErrorCode.BadImageManifestFormat : RecoveryErrorCode.BadImage;
+}
+
+/**
+ * A signature check that failed: a signer the chip does not trust is
+ * UntrustedCertificate; a trusted signer whose signature does not verify (a
+ * tampered file) is BadSignature; anything else (no signature section, another
+ * algorithm, an unreadable image) is BadImage.
+ */
+export function signatureRefusalCode(reason: string): number {
+  if (reason === 'untrusted-signer') return RecoveryErrorCode.UntrustedCertificate;
+  if (reason === 'bad-signature') return RecoveryErrorCode.BadSignature;
+  return RecoveryErrorCode.BadImage;
 }
 
 /**
@@ -97,7 +114,7 @@ export function checkRecovery1bl(received: Buffer, trust: TrustedKeystore, fuses
       if (first === undefined || (isMalformed(first) && !isMalformed(error))) first = error;
     }
   }
-  throw first ?? new RecoveryRefusal(RecoveryErrorCode.ImageInvalid, 'recovery 1BL: empty file');
+  throw first ?? new RecoveryRefusal(RecoveryErrorCode.BadImage, 'recovery 1BL: empty file');
 }
 
 function isMalformed(error: unknown): boolean {
@@ -121,17 +138,17 @@ export function checkRecoveryManifest(bytes: Buffer, trust: TrustedKeystore, fus
   try {
     manifest = parseRecoveryManifest(file.pkg.body);
   } catch (error) {
-    throw new RecoveryRefusal(RecoveryErrorCode.ImageInvalid, `recovery manifest: body unreadable (${error instanceof FormatError ? error.message : String(error)})`);
+    throw new RecoveryRefusal(RecoveryErrorCode.BadImageManifestFormat, `recovery manifest: body unreadable (${error instanceof FormatError ? error.message : String(error)})`);
   }
   for (const type of BOOT_ORDER) {
     const count = manifest.entries.filter((entry) => entry.imageType === type).length;
     if (count !== 1) {
-      throw new RecoveryRefusal(RecoveryErrorCode.ImageSetIncomplete, `recovery manifest lists ${count} ${imageTypeName(type)} images; an OS image set has exactly one`);
+      throw new RecoveryRefusal(RecoveryErrorCode.BadImageManifestFormat, `recovery manifest lists ${count} ${imageTypeName(type)} images; an OS image set has exactly one`);
     }
   }
   const foreign = manifest.entries.find((entry) => !(BOOT_ORDER as readonly number[]).includes(entry.imageType));
   if (foreign) {
-    throw new RecoveryRefusal(RecoveryErrorCode.ImageSetIncomplete, `recovery manifest lists a ${imageTypeName(foreign.imageType)} image, which this device does not hold`);
+    throw new RecoveryRefusal(RecoveryErrorCode.BadImageManifestFormat, `recovery manifest lists a ${imageTypeName(foreign.imageType)} image, which this device does not hold`);
   }
   return manifest;
 }
@@ -145,11 +162,11 @@ export function checkManifestImage(
 ): CheckedFile {
   const what = `image ${entry.imageId}`;
   if (bytes.length !== entry.fileSize) {
-    throw new RecoveryRefusal(RecoveryErrorCode.ImageInvalid, `${what}: ${bytes.length} bytes, the manifest says ${entry.fileSize}`);
+    throw new RecoveryRefusal(RecoveryErrorCode.BadImageFileSize, `${what}: ${bytes.length} bytes, the manifest says ${entry.fileSize}`);
   }
   const file = checkSignedFile(bytes, { what, imageType: entry.imageType, componentId: entry.componentId, trust, fuses });
   if (file.imageId !== entry.imageId) {
-    throw new RecoveryRefusal(RecoveryErrorCode.ImageInvalid, `${what}: the file carries image ID ${file.imageId}`);
+    throw new RecoveryRefusal(RecoveryErrorCode.BadImageUid, `${what}: the file carries image ID ${file.imageId}`);
   }
   return file;
 }
@@ -166,11 +183,11 @@ export function checkBootableSet(
 ): { ordered: Buffer[]; osVersion: string; keystorePem: string } {
   const ordered = BOOT_ORDER.map((type) => images.find((image) => image.imageType === type)?.bytes);
   if (ordered.some((bytes) => bytes === undefined)) {
-    throw new RecoveryRefusal(RecoveryErrorCode.ImageSetIncomplete, 'the received images do not make a whole OS image set');
+    throw new RecoveryRefusal(RecoveryErrorCode.BadImageManifestFormat, 'the received images do not make a whole OS image set');
   }
   const boot = runSecureBoot({ images: ordered as Buffer[], romTrust: trust, trustFromPem: decodeKeystoreBody, fuses });
   if (!boot.ok) {
-    const code = boot.failure.rollback ? RecoveryErrorCode.InstallFailed : RecoveryErrorCode.ImageInvalid;
+    const code = boot.failure.rollback ? RecoveryErrorCode.UnsupportedVersion : signatureRefusalCode(boot.failure.reason);
     throw new RecoveryRefusal(code, `the image set would not boot: ${boot.failure.stage}: ${boot.failure.reason}`);
   }
   return { ordered: ordered as Buffer[], osVersion: boot.osVersion, keystorePem: boot.keystorePem };
@@ -183,7 +200,7 @@ export function checkCapabilityFormat(bytes: Buffer, deviceId: string): { boundH
     return { boundHere: image.deviceId === deviceId.toLowerCase(), capabilities: image.capabilities };
   } catch (error) {
     throw new RecoveryRefusal(
-      RecoveryErrorCode.ImageInvalid,
+      RecoveryErrorCode.BadImage,
       `capability image: ${error instanceof FormatError ? error.message : 'unreadable'}`,
     );
   }
@@ -195,6 +212,6 @@ export function checkCapabilitySignature(bytes: Buffer, keystorePem: string, dev
     return capabilitiesGranted(bytes, decodeKeystoreBody(keystorePem), deviceId);
   } catch (error) {
     const reason = error instanceof DeviceRefusal || error instanceof FormatError ? error.message : String(error);
-    throw new RecoveryRefusal(RecoveryErrorCode.ImageNotTrusted, `capability image: ${reason}`);
+    throw new RecoveryRefusal(/bad-signature/.test(reason) ? RecoveryErrorCode.BadSignature : RecoveryErrorCode.UntrustedCertificate, `capability image: ${reason}`);
   }
 }

@@ -95,6 +95,7 @@ function boardRecoveryTarget(board: EmulatedBoard, uart: PtyUart): RecoveryTarge
     fuses: () => ({ ...board.chip.fuses }),
     imageSetCapacity: board.storage.osSlotCapacity(),
     eraseFlash: () => board.recoveryErase(),
+    eraseDurationMs: () => board.timings.recoveryEraseMs,
     writeImageSet: (images, capability) => board.recoveryWrite(images, capability),
     setLineSettings: (settings) => {
       // RTS/CTS is the pty's flow control, fixed when the emulator opened it; only the pacing baud changes.

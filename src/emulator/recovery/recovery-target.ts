@@ -31,6 +31,8 @@ export interface RecoveryTarget {
   readonly imageSetCapacity: number;
   /** Wipes the OS slots, the boot-control record and the app slots. */
   eraseFlash(): Promise<void>;
+  /** How long the whole erase takes this board (about 18 s on a real one); absent: as long as eraseFlash takes. */
+  eraseDurationMs?(): number;
   /** Writes a verified OS image set (boot order) and installs the capability image, if any. */
   writeImageSet(osImages: Buffer[], capability: Buffer | undefined): Promise<void>;
   /** The device's own UART settings from now on (the pacing baud under real timing). */

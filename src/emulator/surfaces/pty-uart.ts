@@ -1,7 +1,7 @@
 import { EventEmitter, once } from 'node:events';
 import { closeSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import tty from 'node:tty';
 import { createRequire } from 'node:module';
 import { componentLogger } from '../../util/logger.js';
@@ -49,6 +49,19 @@ interface NativePty {
 const SLICE_MS = 10;
 const BITS_PER_BYTE = 10;
 const MAX_RETRY_MS = 20;
+/**
+ * Timers fire a millisecond or more late, and never sooner than 1 ms: a paced
+ * wait sleeps on a timer until this long before its deadline, then yields turn
+ * by turn (I/O keeps flowing) until the deadline. At 3 Mbaud a 133-byte XMODEM
+ * block is 0.44 ms of line time; a timer alone would more than double it.
+ */
+const TIMER_SLACK_MS = 2;
+/**
+ * A wait shorter than this is not taken: one turn of the event loop costs about
+ * as much. The schedule itself stays exact (the next slice is due from this
+ * one's due time), so the error never exceeds this and never adds up.
+ */
+const NEGLIGIBLE_WAIT_MS = 0.05;
 
 /**
  * One emulated UART as a real pseudo-terminal: the host opens `path` with
@@ -145,7 +158,9 @@ export class PtyUart extends EventEmitter<PtyUartEvents> {
   write(data: Buffer | string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
     if (this.closed) return Promise.reject(closedError(this.name));
-    const run = this.writeTail.then(() => this.transmit(bytes, options.signal));
+    // The bytes are in the device's UART from now: line time runs from here, or from when the line is free.
+    const queuedAt = performance.now();
+    const run = this.writeTail.then(() => this.transmit(bytes, options.signal, queuedAt));
     this.writeTail = run.catch(() => undefined);
     return run;
   }
@@ -171,18 +186,26 @@ export class PtyUart extends EventEmitter<PtyUartEvents> {
     return this.closing;
   }
 
-  private async transmit(bytes: Buffer, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Under real timing the line keeps an absolute schedule: each slice is due
+   * exactly its line time after the previous one (or after the write, if the
+   * line was idle), whenever the timer really fired, so lateness never adds up.
+   * Only flow control holding the line (the host not reading) moves it on.
+   */
+  private async transmit(bytes: Buffer, signal: AbortSignal | undefined, queuedAt: number): Promise<void> {
     if (this.timing === 'fast') {
       await this.deliver(bytes, signal);
       return;
     }
+    let lineFreeAt = Math.max(queuedAt, this.txLineFreeAt);
     for (let offset = 0; offset < bytes.length; ) {
       const slice = bytes.subarray(offset, offset + this.bytesPerSlice());
       // A byte reaches the far end once its 10 bits have been clocked out.
-      const due = Math.max(performance.now(), this.txLineFreeAt) + this.lineTimeMs(slice.length);
-      await this.sleepUntil(due, signal);
-      await this.deliver(slice, signal);
-      this.txLineFreeAt = Math.max(due, performance.now());
+      const due = lineFreeAt + this.lineTimeMs(slice.length);
+      await this.sleepUntil(due, signal, true);
+      const stalled = await this.deliver(slice, signal);
+      lineFreeAt = stalled ? Math.max(due, performance.now()) : due;
+      this.txLineFreeAt = lineFreeAt;
       offset += slice.length;
     }
   }
@@ -190,12 +213,14 @@ export class PtyUart extends EventEmitter<PtyUartEvents> {
   /**
    * Puts bytes into the master. The fd is non-blocking, so a full pty answers
    * EAGAIN; Node offers no writability event for a bare fd, so we retry on a
-   * short backoff (this only happens while the host is not reading).
+   * short backoff (this only happens while the host is not reading). Resolves
+   * whether it had to wait for the host (the line was held).
    */
-  private async deliver(bytes: Buffer, signal: AbortSignal | undefined): Promise<void> {
+  private async deliver(bytes: Buffer, signal: AbortSignal | undefined): Promise<boolean> {
     let offset = 0;
     let stalledSince: number | undefined;
     let retryMs = 1;
+    let held = false;
     while (offset < bytes.length) {
       if (this.closed) throw closedError(this.name);
       throwIfCancelled(signal, this.name);
@@ -216,13 +241,15 @@ export class PtyUart extends EventEmitter<PtyUartEvents> {
       }
       const now = performance.now();
       stalledSince ??= now;
+      held = true;
       if (this.flowControl === 'none' && (this.overrunning || now - stalledSince >= this.stallLimitMs)) {
         this.drop(bytes.length - offset);
-        return;
+        return true;
       }
-      await this.sleepUntil(now + retryMs, signal);
+      await this.sleepUntil(now + retryMs, signal, false);
       retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
     }
+    return held;
   }
 
   private drop(count: number): void {
@@ -238,10 +265,11 @@ export class PtyUart extends EventEmitter<PtyUartEvents> {
       this.emit('data', chunk);
       return;
     }
+    const arrivedAt = performance.now();
     this.master.pause();
     this.receivesPending += 1;
     this.receiving = this.receiving
-      .then(() => this.paceReceived(chunk))
+      .then(() => this.paceReceived(chunk, arrivedAt))
       .catch((error: unknown) => {
         if (!this.closed) this.fail(error as Error);
       })
@@ -251,7 +279,9 @@ export class PtyUart extends EventEmitter<PtyUartEvents> {
       });
   }
 
-  private async paceReceived(chunk: Buffer): Promise<void> {
+  /** The chunk went on the wire when it arrived, or when the bytes before it were through; then on an absolute schedule. */
+  private async paceReceived(chunk: Buffer, arrivedAt: number): Promise<void> {
+    let lineFreeAt = Math.max(arrivedAt, this.rxLineFreeAt);
     for (let offset = 0; offset < chunk.length; ) {
       // Timing may have been switched to 'fast' while this chunk waited.
       if (this.timing === 'fast') {
@@ -259,8 +289,9 @@ export class PtyUart extends EventEmitter<PtyUartEvents> {
         return;
       }
       const slice = chunk.subarray(offset, offset + this.bytesPerSlice());
-      const due = Math.max(performance.now(), this.rxLineFreeAt) + this.lineTimeMs(slice.length);
-      await this.sleepUntil(due, undefined);
+      const due = lineFreeAt + this.lineTimeMs(slice.length);
+      await this.sleepUntil(due, undefined, true);
+      lineFreeAt = due;
       this.rxLineFreeAt = due;
       this.emit('data', slice);
       offset += slice.length;
@@ -275,12 +306,18 @@ export class PtyUart extends EventEmitter<PtyUartEvents> {
     return (byteCount * BITS_PER_BYTE * 1000) / this.currentBaudRate;
   }
 
-  private async sleepUntil(deadline: number, signal: AbortSignal | undefined): Promise<void> {
+  /** `precise`: line time, kept to the deadline (see TIMER_SLACK_MS); otherwise a retry backoff, where a timer is close enough. */
+  private async sleepUntil(deadline: number, signal: AbortSignal | undefined, precise: boolean): Promise<void> {
     const waitMs = deadline - performance.now();
-    if (waitMs <= 0) return;
+    if (waitMs <= (precise ? NEGLIGIBLE_WAIT_MS : 0)) return;
     const signals = signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal;
     try {
-      await delay(waitMs, undefined, { signal: signals });
+      if (!precise) {
+        await delay(waitMs, undefined, { signal: signals });
+        return;
+      }
+      if (waitMs > TIMER_SLACK_MS) await delay(waitMs - TIMER_SLACK_MS, undefined, { signal: signals });
+      while (performance.now() < deadline) await nextTurn(undefined, { signal: signals });
     } catch {
       if (this.closed) throw closedError(this.name);
       throwIfCancelled(signal, this.name);

@@ -6,7 +6,10 @@ import type { RecoveryAgentResult } from '../../../src/emulator/recovery/recover
 import type { ObservedHostLine, RecoveryTarget, UartLineSettings } from '../../../src/emulator/recovery/recovery-target.js';
 import { keystoreBodyFor } from '../../../src/firmware/rig-keystore.js';
 import { buildRecoveryImageSet, type RecoveryImageSet } from '../../../src/firmware/recovery-image-set.js';
-import { createChannelPair, type ChannelPairOptions, type MemoryChannel } from '../../../src/link/memory-channel.js';
+import { createChannelPair, type ChannelPairOptions, type MemoryChannel, type WriteInfo } from '../../../src/link/memory-channel.js';
+import { decodeFrameMessage } from '../../../src/link/recovery-frame.js';
+import { decodeRecoveryMessage, type RecoveryMessage } from '../../../src/link/recovery-messages.js';
+import { SOH, XMODEM_PACKET_BYTES } from '../../../src/link/xmodem.js';
 import { rawSignerFor } from '../../../src/pki/raw-signer.js';
 import { publicKeyToPoint, generateSigningKeyPair } from '../../../src/pki/signing-key.js';
 import { findSigningRole, generateSigningRoles, type RoleKeys } from '../../../src/pki/signing-roles.js';
@@ -74,6 +77,13 @@ export class RecordingTarget implements RecoveryTarget {
     this.written = undefined;
   }
 
+  /** How long the agent is to let the erase take (RecoveryTarget.eraseDurationMs). */
+  eraseMs = 0;
+
+  eraseDurationMs(): number {
+    return this.eraseMs;
+  }
+
   async writeImageSet(images: Buffer[], capability: Buffer | undefined): Promise<void> {
     this.written = { images, capability };
   }
@@ -125,6 +135,28 @@ export function memorySource(set: RecoveryImageSet, replace: Record<string, Buff
   return { description: `memory set ${set.osVersion}`, file: (name) => files.get(name.toLowerCase()) };
 }
 
+/** Every frame one side wrote, decoded, with when it was written; XMODEM bytes and text lines are left out. */
+export class WireLog {
+  readonly frames: Array<{ bytes: Buffer; message: RecoveryMessage; at: number }> = [];
+  readonly writes: Buffer[] = [];
+
+  readonly record = (data: Buffer, _info: WriteInfo): undefined => {
+    this.writes.push(Buffer.from(data));
+    if (data.length > 0 && data[data.length - 1] === 0 && !(data.length === XMODEM_PACKET_BYTES && data[0] === SOH)) {
+      try {
+        this.frames.push({ bytes: Buffer.from(data), message: decodeRecoveryMessage(decodeFrameMessage(data)), at: performance.now() });
+      } catch {
+        // Not a frame.
+      }
+    }
+    return undefined;
+  };
+
+  kinds(): string[] {
+    return this.frames.map((f) => (f.message.kind === 'RecoveryEvent' ? `RecoveryEvent ${f.message.event}` : f.message.kind));
+  }
+}
+
 /** Fast device timings for tests. */
 export const TEST_ROM_TIMINGS: Partial<RecoveryRomTimings> = {
   answerTimeoutMs: 2_000,
@@ -132,7 +164,6 @@ export const TEST_ROM_TIMINGS: Partial<RecoveryRomTimings> = {
   xmodemPacketTimeoutMs: 500,
   romPromptWindowMs: 2_000,
   lineSwitchTimeoutMs: 500,
-  queryResendMs: 300,
 };
 
 /**

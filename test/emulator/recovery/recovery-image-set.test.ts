@@ -89,6 +89,6 @@ describe('recovery image sets: what `recovery build` writes and `recovery inspec
       refusal = error;
     }
     expect(refusal).to.be.instanceOf(RecoveryRefusal);
-    expect((refusal as RecoveryRefusal).recoveryCode).to.equal(RecoveryErrorCode.ImageNotTrusted);
+    expect((refusal as RecoveryRefusal).recoveryCode).to.equal(RecoveryErrorCode.UntrustedCertificate);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,7 +11,7 @@ import type { RecoveryProgress } from '../../../src/device/recovery-progress.js'
 import { keystoreBodyFor } from '../../../src/firmware/rig-keystore.js';
 import { buildRecoveryImageSet, saveRecoveryImageSet, type RecoveryImageSet } from '../../../src/firmware/recovery-image-set.js';
 import { buildCapabilityImage } from '../../../src/image/capability-image.js';
-import { RECOVERY_RUNTIME_FILE } from '../../../src/image/recovery-set-layout.js';
+import { RECOVERY_RUNTIME_FILE, recoveryImageFileName } from '../../../src/image/recovery-set-layout.js';
 import { RecoveryErrorCode } from '../../../src/link/recovery-error-codes.js';
 import { rawSignerFor } from '../../../src/pki/raw-signer.js';
 import { findSigningRole, generateSigningRoles, loadSigningRoles, type RoleKeys } from '../../../src/pki/signing-roles.js';
@@ -158,14 +158,26 @@ describe('recovery through real ptys, emulator as its own program', function () 
     let error = await expectRecoveryFailure(recover(runtimeIsKernel.dir));
     expect(error.failureClass).to.equal('device-fault');
     expect(error.step).to.equal('runtime');
-    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.ImageInvalid);
+    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.BadImageType);
     expect(error.deviceError?.text).to.match(/image type 7 \(NormalWorldKernel\), expected 2 \(PlutonRuntime\)/);
+    expect((await info()).state).to.equal('rom-recovery');
+
+    // A tampered image (one bit of its body flipped, its trusted signature kept): BadSignature, 40894469.
+    const victim = good.set.osImages[5]!;
+    const tampered = Buffer.from(victim.bytes);
+    tampered[Math.floor(tampered.length / 2)] ^= 0x01;
+    const tamperedDir = join(work, 'tampered');
+    cpSync(good.dir, tamperedDir, { recursive: true });
+    writeFileAtomic(join(tamperedDir, recoveryImageFileName(victim.imageId)), tampered);
+    error = await expectRecoveryFailure(recover(tamperedDir));
+    expect(error.step).to.equal('images');
+    expect(error.deviceError).to.deep.include({ code: 40894469, name: 'RecoveryError::BadSignature' });
     expect((await info()).state).to.equal('rom-recovery');
 
     const foreign = setFor('23.02', { signers: await generateSigningRoles({ roles: ['os'] }) });
     error = await expectRecoveryFailure(recover(foreign.dir));
     expect(error.step).to.equal('start-1bl');
-    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.ImageNotTrusted);
+    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.UntrustedCertificate);
     expect((await info()).state).to.equal('rom-recovery');
 
     const since = board.console.mark();
@@ -265,14 +277,22 @@ describe('recovery through real ptys, emulator as its own program', function () 
 
   it('under real timing transfers take the time the baud implies: 115200 for the 1BL and runtime, 3,000,000 for the images', async function () {
     this.timeout(60_000);
-    await board.control.request('speed', { speed: 'real' });
-    // Real UART pacing, but quick boot lines so the test stays short.
-    await board.control.request('timings', { bootLineMs: 0, healthWindowMs: 300 });
+    const real = (await board.control.request('speed', { speed: 'real' })) as { timings: { recoveryEraseMs: number } };
+    // A real board erases its flash for about 18 s (recovery-protocol.md).
+    expect(real.timings.recoveryEraseMs).to.equal(18_000);
+    // Real UART pacing, but quick boot lines and a short erase so the test stays short.
+    await board.control.request('timings', { bootLineMs: 0, healthWindowMs: 300, recoveryEraseMs: 1_500 });
     try {
       const { dir, set } = setFor('25.01');
       const stamps = new Map<string, number>();
       const since = board.console.mark();
-      const result = await recover(dir, { onProgress: (p) => p.kind === 'step' && stamps.set(p.stage, performance.now()) });
+      const events = new Map<number, number>();
+      const result = await recover(dir, {
+        onProgress: (p) => {
+          if (p.kind === 'step') stamps.set(p.stage, performance.now());
+          if (p.kind === 'device-event') events.set(p.event!, performance.now());
+        },
+      });
       await expectBooted('25.01', since);
       // XMODEM puts 133 bytes on the line per 128 of payload, 10 bits a byte.
       const lineMs = (payload: number, baud: number) => (Math.ceil(payload / 128) * 133 * 10 * 1000) / baud;
@@ -283,6 +303,8 @@ describe('recovery through real ptys, emulator as its own program', function () 
       expect(result.line.baudRate).to.equal(3_000_000);
       // The images went after the switch: far quicker than 115200 would allow.
       expect(result.imagingMs).to.be.below(lineMs(result.totalBytes, 115_200));
+      // The erase between RecoveryEvent 7 and 8 took the board's time.
+      expect(events.get(8)! - events.get(7)!).to.be.at.least(1_500);
     } finally {
       await board.control.request('speed', { speed: 'fast' });
     }

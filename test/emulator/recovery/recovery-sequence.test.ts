@@ -3,16 +3,15 @@ import { recoverBoard, type RecoveryResult } from '../../../src/device/recovery-
 import type { RecoveryProgress } from '../../../src/device/recovery-progress.js';
 import { buildCapabilityImage } from '../../../src/image/capability-image.js';
 import { cobsDecode } from '../../../src/link/cobs.js';
-import { decodeFrame, decodeFrameMessage } from '../../../src/link/recovery-frame.js';
+import { decodeFrame } from '../../../src/link/recovery-frame.js';
 import { RecoveryErrorCode } from '../../../src/link/recovery-error-codes.js';
-import { decodeRecoveryMessage, RecoveryEventCode, type RecoveryMessage } from '../../../src/link/recovery-messages.js';
+import { RecoveryEventCode, type RecoveryMessage } from '../../../src/link/recovery-messages.js';
 import { SOH, XMODEM_PACKET_BYTES } from '../../../src/link/xmodem.js';
-import type { WriteInfo } from '../../../src/link/memory-channel.js';
 import { rawSignerFor } from '../../../src/pki/raw-signer.js';
 import { findSigningRole } from '../../../src/pki/signing-roles.js';
 import { recoveryImageFileName } from '../../../src/image/recovery-set-layout.js';
 import { hex } from '../../link/bytes.js';
-import { memorySource, MemoryRecoveryRig, RecordingTarget, RecoveryKeys } from './memory-recovery-rig.js';
+import { memorySource, MemoryRecoveryRig, RecordingTarget, RecoveryKeys, WireLog } from './memory-recovery-rig.js';
 import { expectRecoveryFailure } from '../../helpers/recovery-failure.js';
 
 /**
@@ -20,28 +19,6 @@ import { expectRecoveryFailure } from '../../helpers/recovery-failure.js';
  * channel pair: the whole sequence of recovery-protocol.md's table, its wire
  * vectors, and the faults a recovery must survive or refuse.
  */
-
-/** Every frame one side wrote, decoded; XMODEM bytes and text lines are left out. */
-class WireLog {
-  readonly frames: Array<{ bytes: Buffer; message: RecoveryMessage }> = [];
-  readonly writes: Buffer[] = [];
-
-  readonly record = (data: Buffer, _info: WriteInfo): undefined => {
-    this.writes.push(Buffer.from(data));
-    if (data.length > 0 && data[data.length - 1] === 0 && !(data.length === XMODEM_PACKET_BYTES && data[0] === SOH)) {
-      try {
-        this.frames.push({ bytes: Buffer.from(data), message: decodeRecoveryMessage(decodeFrameMessage(data)) });
-      } catch {
-        // Not a frame.
-      }
-    }
-    return undefined;
-  };
-
-  kinds(): string[] {
-    return this.frames.map((f) => (f.message.kind === 'RecoveryEvent' ? `RecoveryEvent ${f.message.event}` : f.message.kind));
-  }
-}
 
 describe('recovery over a memory link: ROM and agent against the host client', function () {
   this.timeout(30_000);
@@ -253,7 +230,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
     const error = await expectRecoveryFailure(recover(new MemoryRecoveryRig(target), { images: memorySource(foreign) }));
     expect(error.failureClass).to.equal('device-fault');
     expect(error.step).to.equal('start-1bl');
-    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.ImageNotTrusted);
+    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.UntrustedCertificate);
     expect(error.deviceError?.text).to.match(/recovery 1BL: signature untrusted-signer/);
     expect(target.erases).to.equal(0);
     await recover(new MemoryRecoveryRig(target));
@@ -263,13 +240,13 @@ describe('recovery over a memory link: ROM and agent against the host client', f
   it('refuses an untrusted manifest, a wrongly typed runtime and an image that does not match its entry', async () => {
     const foreign = keys.set('23.01', { foreign: true });
     const cases: Array<{ replace: Record<string, Buffer>; step: string; code: number; text: RegExp }> = [
-      { replace: { 'recovery.imagemanifest': foreign.files[2]!.bytes }, step: 'manifest', code: RecoveryErrorCode.ImageNotTrusted, text: /recovery manifest: signature untrusted-signer/ },
-      { replace: { 'recovery-runtime.bin': set.osImages[3]!.bytes }, step: 'runtime', code: RecoveryErrorCode.ImageInvalid, text: /recovery runtime: component ID/ },
-      { replace: { 'recovery-runtime.bin': set.files[2]!.bytes }, step: 'runtime', code: RecoveryErrorCode.ImageInvalid, text: /image type 26 \(RecoveryManifest\), expected 2 \(PlutonRuntime\)/ },
+      { replace: { 'recovery.imagemanifest': foreign.files[2]!.bytes }, step: 'manifest', code: RecoveryErrorCode.UntrustedCertificate, text: /recovery manifest: signature untrusted-signer/ },
+      { replace: { 'recovery-runtime.bin': set.osImages[3]!.bytes }, step: 'runtime', code: RecoveryErrorCode.BadComponentUid, text: /recovery runtime: component ID/ },
+      { replace: { 'recovery-runtime.bin': set.files[2]!.bytes }, step: 'runtime', code: RecoveryErrorCode.BadImageType, text: /image type 26 \(RecoveryManifest\), expected 2 \(PlutonRuntime\)/ },
       {
         replace: { [recoveryImageFileName(set.osImages[5]!.imageId)]: set.osImages[6]!.bytes },
         step: 'images',
-        code: RecoveryErrorCode.ImageInvalid,
+        code: RecoveryErrorCode.BadImageFileSize,
         text: /the host offers \d+ bytes, the manifest says \d+/,
       },
     ];
@@ -287,7 +264,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
     const target = new RecordingTarget(keys.romTrust());
     target.fuseCounters[set.osImages[3]!.componentId] = 5;
     const error = await expectRecoveryFailure(recover(new MemoryRecoveryRig(target)));
-    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.InstallFailed);
+    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.UnsupportedVersion);
     expect(error.deviceError?.text).to.match(/security version 1 is below the fuse counter 5/);
   });
 
@@ -296,7 +273,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
     target.hostLine = () => ({ baudRate: 115_200, rtsCts: false, stopBits: 1 });
     const error = await expectRecoveryFailure(recover(new MemoryRecoveryRig(target)));
     expect(error.step).to.equal('line-switch');
-    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.LineSettingsMismatch);
+    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.StreamSyncFailed);
   });
 
   it('reports a missing image as the device sees it (the host answers ImageRequestError)', async () => {
@@ -307,7 +284,7 @@ describe('recovery over a memory link: ROM and agent against the host client', f
       recover(new MemoryRecoveryRig(target), { images: { description: 'incomplete', file: (name) => (name === missing ? undefined : source.file(name)) } }),
     );
     expect(error.step).to.equal('images');
-    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.FileUnavailable);
+    expect(error.deviceError?.code).to.equal(RecoveryErrorCode.ImageNotFound);
   });
 
   it('aborts on the signal: the device is told (AbortRecovery) and the error is cancelled', async () => {
