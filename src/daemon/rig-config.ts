@@ -25,6 +25,8 @@ export interface RigBoardConfig {
   reset?: { interface: 'B' | 'D' };
   /** Real boards: REST API base URL when the service link is already up. */
   restUrl?: string;
+  /** Real boards: recovery imaging at 115200 with RTS/CTS (low, default) or 3,000,000 (high); else `realBoards.recoverySpeed`. */
+  recoverySpeed?: 'low' | 'high';
 }
 
 export interface RigConfig {
@@ -33,8 +35,11 @@ export interface RigConfig {
   /** Where the daemon serves: a loopback address (port 0: any free port). Default 127.0.0.1:8480. */
   daemon: { listen: HostPort };
   /** `speed` defaults to fast (what tests and CI want); `real` keeps the board's own timings. */
-  emulator?: { boards: number; speed: 'fast' | 'real'; baselineApp?: boolean };
+  /** trace: the emulator-only readable trace of each board (default true; false proves no scenario needs it). */
+  emulator?: { boards: number; speed: 'fast' | 'real'; baselineApp?: boolean; trace?: boolean };
   daa?: { tenants: Array<{ name: string; developmentMode?: 'allowed' | 'forbidden' }> };
+  /** Settings of every mt3620 board that does not set its own. */
+  realBoards?: { recoverySpeed?: 'low' | 'high' };
   /**
    * Board health: the scenario that checks a board, per driver kind (null: boards of
    * that kind are not checked and count as good unless drained), and whether every
@@ -63,7 +68,17 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       required: ['boards'],
-      properties: { boards: { type: 'integer', minimum: 1, maximum: 1000 }, speed: { enum: ['fast', 'real'], default: 'fast' }, baselineApp: { type: 'boolean' } },
+      properties: {
+        boards: { type: 'integer', minimum: 1, maximum: 1000 },
+        speed: { enum: ['fast', 'real'], default: 'fast' },
+        baselineApp: { type: 'boolean' },
+        trace: { type: 'boolean' },
+      },
+    },
+    realBoards: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { recoverySpeed: { enum: ['low', 'high'] } },
     },
     daa: {
       type: 'object',
@@ -112,6 +127,7 @@ const schema = {
           power: { type: 'object', additionalProperties: false, required: ['command'], properties: { command: { type: 'string', minLength: 1 } } },
           reset: { type: 'object', additionalProperties: false, properties: { interface: { enum: ['B', 'D'] } } },
           restUrl: { type: 'string', pattern: '^https://' },
+          recoverySpeed: { enum: ['low', 'high'] },
         },
       },
     },
@@ -148,9 +164,13 @@ export function parseRigConfig(text: string, source: string): RigConfig {
       }
     }
     if (board.driver === 'mt3620' && !board.usbSerial) throw new InputError('rig-invalid', `${where}: a real board needs usbSerial (bind by serial, never by /dev/ttyUSBn)`);
+    if (board.driver === 'emulated' && board.recoverySpeed) {
+      throw new InputError('rig-invalid', `${where}.recoverySpeed: applies to mt3620 boards only (emulated boards recover at 3,000,000 baud)`);
+    }
+    const recoverySpeed = board.driver === 'mt3620' ? (board.recoverySpeed ?? raw.realBoards?.recoverySpeed) : undefined;
     const tenants = raw.daa?.tenants?.map((t) => t.name) ?? [];
     if (board.tenant && !tenants.includes(board.tenant)) throw new InputError('rig-invalid', `${where}.tenant: tenant '${board.tenant}' is not declared under daa.tenants`);
-    return { tags: [], ...board } as RigBoardConfig;
+    return { tags: [], ...board, ...(recoverySpeed ? { recoverySpeed } : {}) } as RigBoardConfig;
   });
   const listen = parseLoopbackHostPort(raw.daemon?.listen ?? DEFAULT_LISTEN, `${source}: at $.daemon.listen`, { use: 'listen' });
   const health: RigConfig['health'] = {

@@ -7,6 +7,7 @@ import { StreamChannel } from '../link/stream-channel.js';
 import { RigError } from '../util/failure.js';
 import { componentLogger } from '../util/logger.js';
 import type { LineCallOptions, RecoveryLine, RecoveryLineSettings } from './recovery-line.js';
+import { switchLineInPlace } from './stty-line-switch.js';
 
 const log = componentLogger('recovery-line');
 const DEFAULT_OPEN_TIMEOUT_MS = 5_000;
@@ -20,8 +21,12 @@ const SETTLE_BEFORE_SWITCH_MS = 20;
 
 /**
  * The recovery UART of a real or emulated board, opened with `serialport`
- * (8 data bits, no parity, 1 stop bit). Changing to RTS/CTS needs a reopen:
- * `serialport` sets flow control only when it opens a port.
+ * (8 data bits, no parity, 1 stop bit). On Linux the switch to the imaging
+ * line (RTS/CTS, and 3,000,000 baud if agreed) happens on the open port, in
+ * place (stty-line-switch.ts): a close would drop RTS and a reopen flush the
+ * input, losing the message the device sends at once at the new settings.
+ * Elsewhere it falls back to a reopen (`serialport` sets flow control only
+ * when it opens a port).
  *
  * When the device side goes away (adapter unplugged, emulator stopped) the tty
  * hangs up and @serialport/bindings-cpp retries its 0-byte reads for ever,
@@ -29,6 +34,14 @@ const SETTLE_BEFORE_SWITCH_MS = 20;
  * what can be seen, so it is polled and the port closed at once; pending reads
  * then fail with LinkClosedError and `lostReason` says why.
  */
+export interface SerialRecoveryLineOptions extends LineCallOptions {
+  presenceCheckMs?: number;
+  /** How the line changes settings: in place (Linux default) or by closing and reopening the port. */
+  switchMode?: 'in-place' | 'reopen';
+  /** The stty used for in-place switches; default `stty`. */
+  stty?: string;
+}
+
 export class SerialRecoveryLine implements RecoveryLine {
   #port: SerialPort;
   #channel: StreamChannel;
@@ -38,10 +51,12 @@ export class SerialRecoveryLine implements RecoveryLine {
   /** A port this line is closing itself (during a reopen), whose close is no loss. */
   #retiring: SerialPort | undefined;
   readonly #presence: NodeJS.Timeout;
+  readonly #switchMode: 'in-place' | 'reopen';
+  readonly #stty: string | undefined;
 
-  static async open(path: string, settings: RecoveryLineSettings, options: LineCallOptions & { presenceCheckMs?: number } = {}): Promise<SerialRecoveryLine> {
+  static async open(path: string, settings: RecoveryLineSettings, options: SerialRecoveryLineOptions = {}): Promise<SerialRecoveryLine> {
     const { port, channel } = await openPort(path, settings, options);
-    return new SerialRecoveryLine(path, port, channel, settings, options.presenceCheckMs ?? DEFAULT_PRESENCE_CHECK_MS);
+    return new SerialRecoveryLine(path, port, channel, settings, options);
   }
 
   private constructor(
@@ -49,12 +64,14 @@ export class SerialRecoveryLine implements RecoveryLine {
     port: SerialPort,
     channel: StreamChannel,
     settings: RecoveryLineSettings,
-    presenceCheckMs: number,
+    options: SerialRecoveryLineOptions,
   ) {
     this.#port = port;
     this.#channel = channel;
     this.#settings = settings;
-    this.#presence = setInterval(() => this.#checkPresence(), presenceCheckMs);
+    this.#switchMode = options.switchMode ?? (process.platform === 'linux' ? 'in-place' : 'reopen');
+    this.#stty = options.stty;
+    this.#presence = setInterval(() => this.#checkPresence(), options.presenceCheckMs ?? DEFAULT_PRESENCE_CHECK_MS);
     this.#presence.unref();
     this.#watch(port);
   }
@@ -65,6 +82,11 @@ export class SerialRecoveryLine implements RecoveryLine {
 
   get settings(): RecoveryLineSettings {
     return this.#settings;
+  }
+
+  /** How this line changes its settings. */
+  get switchMode(): 'in-place' | 'reopen' {
+    return this.#switchMode;
   }
 
   get lostReason(): string | undefined {
@@ -89,6 +111,13 @@ export class SerialRecoveryLine implements RecoveryLine {
     await waitFor<void>(`${this.path}: draining before the speed change`, { timeoutMs: deadline.remainingMs(), signal: options.signal }, (settle) => {
       port.drain((error) => (error ? settle.reject(portError('recovery-port-drain-failed', `${this.path}: drain failed: ${error.message}`, error)) : settle.resolve()));
     });
+    if (this.#switchMode === 'in-place') {
+      // No settle pause: stty's own start-up outlasts the last byte's millisecond on the wire, and the device may answer at once.
+      await switchLineInPlace(this.path, settings, { timeoutMs: Math.max(1, deadline.remainingMs()), signal: options.signal, stty: this.#stty });
+      this.#settings = settings;
+      log.debug('line switched in place', { path: this.path, ...settings });
+      return;
+    }
     await delay(SETTLE_BEFORE_SWITCH_MS, undefined, options.signal ? { signal: options.signal } : {});
     this.#retiring = port;
     await this.#channel.close();

@@ -4,6 +4,9 @@
  * node-usb's `WebUSBDevice` has exactly this shape; tests use a fake that
  * records every call. Declared here rather than taken from the DOM typings so
  * the rig depends on six methods, not on a browser API's global types.
+ * `attachKernelDriver` is the one addition (node-usb's legacy Interface has
+ * it): the fail-safe hands an interface back to ftdi_sio even when no claim of
+ * ours detached it (a daemon that crashed holding it).
  */
 export type UsbTransferStatus = 'ok' | 'stall' | 'babble';
 
@@ -43,4 +46,6 @@ export interface UsbDeviceHandle {
   releaseInterface(interfaceNumber: number): Promise<void>;
   controlTransferOut(setup: UsbControlSetup, data?: ArrayBuffer): Promise<UsbOutResult>;
   transferOut(endpointNumber: number, data: ArrayBuffer): Promise<UsbOutResult>;
+  /** Binds the interface's kernel driver (ftdi_sio) again if none is bound; a no-op when one is. */
+  attachKernelDriver?(interfaceNumber: number): Promise<void>;
 }

@@ -113,6 +113,22 @@ export class FtdiBoardPins implements BoardPins {
     });
   }
 
+  /**
+   * The fail-safe at attach (and so at daemon start): interface A (the strap)
+   * and the reset interface go back to UART mode and to ftdi_sio, whatever a
+   * crashed daemon or an interrupted call left them in. It claims nothing, so
+   * a bound ftdi_sio and its tty stay as they are.
+   */
+  failSafe(options: PinCallOptions = {}): Promise<void> {
+    return this.#serial(options, async (wait) => {
+      const ports: FtdiPort[] = ['A', this.resetPort];
+      await this.#gpio.restoreUart(
+        ports.map((p) => INTERFACE_OF_PORT[p]),
+        wait(),
+      );
+    });
+  }
+
   /** Lowers a held strap and closes the USB device. */
   async close(): Promise<void> {
     await this.setRecoveryStrap(false, { timeoutMs: RELEASE_TIMEOUT_MS }).catch(() => undefined);

@@ -15,6 +15,8 @@ import {
 } from './ftdi-protocol.js';
 
 const log = componentLogger('ftdi-gpio');
+/** Each fail-safe transfer after a timeout gets this long: the chip may be wedged, the rig must go on. */
+const FAIL_SAFE_TIMEOUT_MS = 1_000;
 
 /**
  * Bit-bang GPIO on the interfaces of one FT4232H. Taking an interface claims
@@ -26,7 +28,9 @@ const log = componentLogger('ftdi-gpio');
  *
  * Every transfer has a deadline and honours the caller's AbortSignal. A
  * transfer that does not finish in time cannot be withdrawn from libusb, so
- * the device is then closed and reopened on the next use.
+ * the device is then closed and the fail-safe (`restoreUart`) runs on a fresh
+ * handle for every interface that was in play: a timed-out reset must not
+ * leave SYSRST_N low, nor a timed-out strap leave AD3 driven high.
  */
 export type OpenUsbDevice = (options: WaitOptions) => Promise<UsbDeviceHandle>;
 
@@ -34,6 +38,8 @@ export class FtdiGpio {
   readonly #openDevice: OpenUsbDevice;
   #device: UsbDeviceHandle | undefined;
   readonly #held = new Map<number, number>();
+  /** Set while the fail-safe runs, so a timeout inside it does not start another. */
+  #restoring = false;
 
   constructor(openDevice: OpenUsbDevice) {
     this.#openDevice = openDevice;
@@ -50,7 +56,7 @@ export class FtdiGpio {
     const name = portName(interfaceNumber);
     if (!this.#held.has(interfaceNumber)) {
       try {
-        await this.#step(`claiming interface ${name} (detaching ftdi_sio)`, options, () => device.claimInterface(interfaceNumber));
+        await this.#step(`claiming interface ${name} (detaching ftdi_sio)`, options, () => device.claimInterface(interfaceNumber), interfaceNumber);
       } catch (error) {
         if (this.#held.size === 0) await this.#closeDevice();
         throw error;
@@ -96,6 +102,40 @@ export class FtdiGpio {
     }
   }
 
+  /**
+   * The fail-safe: each interface is put back in UART mode (SET_BITMODE 0; a
+   * vendor request to the device, which needs no claim) and handed back to
+   * ftdi_sio, whatever state an earlier run, a crash or a timeout left it in.
+   * Held interfaces are given back the ordinary way. Every interface is tried;
+   * the first failure is thrown at the end.
+   */
+  async restoreUart(interfaces: readonly number[], options: WaitOptions): Promise<void> {
+    let firstError: unknown;
+    const wasRestoring = this.#restoring;
+    this.#restoring = true;
+    try {
+      for (const interfaceNumber of interfaces) {
+        const name = portName(interfaceNumber);
+        try {
+          if (this.#held.has(interfaceNumber)) {
+            await this.give(interfaceNumber, options);
+            continue;
+          }
+          const device = await this.#deviceFor(options);
+          await this.#control(device, setBitmodeSetup(interfaceNumber, FTDI_MODE_UART, 0), `interface ${name}: SET_BITMODE back to UART (fail-safe)`, options);
+          const attach = device.attachKernelDriver?.bind(device);
+          if (attach) await this.#step(`interface ${name}: re-attaching ftdi_sio (fail-safe)`, options, () => attach(interfaceNumber));
+        } catch (error) {
+          firstError ??= error;
+        }
+      }
+    } finally {
+      this.#restoring = wasRestoring;
+      if (this.#held.size === 0) await this.#closeDevice();
+    }
+    if (firstError !== undefined) throw firstError;
+  }
+
   /** Gives back every held interface and closes the device. */
   async close(options: WaitOptions = { timeoutMs: 2_000 }): Promise<void> {
     for (const interfaceNumber of [...this.#held.keys()]) await this.give(interfaceNumber, options).catch(() => undefined);
@@ -111,11 +151,11 @@ export class FtdiGpio {
   }
 
   async #control(device: UsbDeviceHandle, setup: UsbControlSetup, what: string, options: WaitOptions): Promise<void> {
-    const result = await this.#step(what, options, () => device.controlTransferOut(setup));
+    const result = await this.#step(what, options, () => device.controlTransferOut(setup), setup.index - 1);
     checkResult(result, 0, what);
   }
 
-  async #step<T>(what: string, options: WaitOptions, run: () => Promise<T>): Promise<T> {
+  async #step<T>(what: string, options: WaitOptions, run: () => Promise<T>, interfaceNumber?: number): Promise<T> {
     try {
       return await waitFor<T>(`FTDI ${what}`, options, (settle) => {
         run().then(settle.resolve, settle.reject);
@@ -123,12 +163,26 @@ export class FtdiGpio {
     } catch (error) {
       if (error instanceof RigError && (error.failureClass === 'timeout' || error.failureClass === 'cancelled')) {
         // The transfer may still be pending in libusb: do not reuse this handle.
+        const inPlay = new Set(this.#held.keys());
+        if (interfaceNumber !== undefined && interfaceNumber >= 0) inPlay.add(interfaceNumber);
         this.#held.clear();
         await this.#closeDevice();
+        if (error.failureClass === 'timeout' && !this.#restoring) await this.#failSafeAfterTimeout([...inPlay].sort());
         throw error;
       }
       throw new FtdiError('infra-error', 'ftdi-usb-failed', `FTDI ${what} failed: ${(error as Error).message}`, {}, { cause: error });
     }
+  }
+
+  /** After a timeout: a fresh handle, UART mode and ftdi_sio for what was in play; logged, never thrown over the timeout. */
+  async #failSafeAfterTimeout(interfaces: number[]): Promise<void> {
+    if (!interfaces.length) return;
+    await this.restoreUart(interfaces, { timeoutMs: FAIL_SAFE_TIMEOUT_MS }).catch((error: unknown) =>
+      log.warn('FTDI fail-safe after a timeout failed: the board may be held in reset or strapped for recovery until it is replugged', {
+        interfaces: interfaces.map(portName),
+        error: (error as Error).message,
+      }),
+    );
   }
 
   async #closeDevice(): Promise<void> {

@@ -112,13 +112,3 @@ export function linkForBoard(links: readonly SlipLinkInfo[], usbSerial: string, 
   const untagged = links.filter((l) => !l.alias?.startsWith(RIG_ALIAS_PREFIX) && l.deviceAddress !== null && l.up);
   return untagged.length === 1 ? untagged[0] : undefined;
 }
-
-/** The lowest 192.168.35.N (N >= 2) no link uses for its board. */
-export function freeDeviceAddress(links: readonly SlipLinkInfo[]): string {
-  const used = new Set(links.map((l) => l.deviceAddress).filter((a): a is string => a !== null));
-  for (let n = 2; n <= 254; n += 1) {
-    const address = `192.168.35.${n}`;
-    if (!used.has(address)) return address;
-  }
-  throw new Error('every service-link address 192.168.35.2-254 is in use');
-}

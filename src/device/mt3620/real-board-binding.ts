@@ -8,6 +8,9 @@ import { ChildProcessRunner, type CommandRunner } from './command-runner.js';
 import { Mt3620BoardDriver } from './mt3620-board-driver.js';
 import { PowerCommand } from './power-command.js';
 import { FixedServiceEndpoint, SlipServiceLinks } from './service-link.js';
+import { componentLogger } from '../../util/logger.js';
+
+const log = componentLogger('real-boards');
 
 /**
  * Binds the real boards of a rig on this host: one USB discovery and one set
@@ -16,8 +19,12 @@ import { FixedServiceEndpoint, SlipServiceLinks } from './service-link.js';
  * with a UsbAccessError, which the daemon's board registry turns into an
  * offline board carrying that message, while the rest of the rig serves on.
  *
- * Host settings (environment): SPHERE_RIG_NET_SUDO=1 runs slattach and the ip
- * changes through `sudo -n`; SPHERE_RIG_SLATTACH names the slattach to use.
+ * Each board's service link gets its own network namespace (service-link.ts);
+ * the first bind (daemon start) takes down namespaces a crashed daemon left.
+ *
+ * Host settings (environment): SPHERE_RIG_NET_SUDO=1 runs slattach, kill and
+ * the ip changes (namespaces included) through `sudo -n`; SPHERE_RIG_SLATTACH
+ * names the slattach to use.
  */
 export interface RealBoardConfig {
   id: string;
@@ -27,6 +34,8 @@ export interface RealBoardConfig {
   power?: { command: string };
   reset?: { interface: 'B' | 'D' };
   restUrl?: string;
+  /** Default low: 115200 with RTS/CTS, the path known to work on real boards. */
+  recoverySpeed?: 'low' | 'high';
 }
 
 interface HostEnvironment {
@@ -52,6 +61,12 @@ async function openEnvironment(): Promise<HostEnvironment> {
     // A lone board on the bus may adopt a lone link someone else brought up (azsphere_connect.sh).
     attachedBoards: () => discovery.attachedCount,
   });
+  // Daemon start: link namespaces a crashed daemon left behind are taken down before any board is bound.
+  if (process.platform === 'linux') {
+    await links.cleanUpLeftovers({ timeoutMs: 30_000 }).catch((error: unknown) =>
+      log.warn('could not look for leftover link namespaces', { error: (error as Error).message }),
+    );
+  }
   return { discovery, links, runner, caPem, drivers };
 }
 
@@ -82,6 +97,7 @@ export async function bindRealBoard(config: RealBoardConfig): Promise<Board> {
     tags: config.tags,
     tenant: config.tenant ?? null,
     resetPort: config.reset?.interface ?? 'B',
+    recoverySpeed: config.recoverySpeed ?? 'low',
     source: env.discovery,
     serviceLink: config.restUrl ? new FixedServiceEndpoint(config.restUrl, env.caPem) : env.links,
     power: config.power ? new PowerCommand(config.power.command, env.runner) : null,

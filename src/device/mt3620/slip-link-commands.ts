@@ -1,10 +1,10 @@
-import { RIG_ALIAS_PREFIX } from './ip-addr-output.js';
-
 /**
  * The host commands that bring up a board's service link, the way Microsoft's
  * Linux SDK does it (azsphere_connect.sh): SLIP on interface C's tty at
- * 921600 baud with RTS/CTS, host 192.168.35.1, board 192.168.35.N. Pure
- * builders, so the exact command lines are under test.
+ * 921600 baud with RTS/CTS, host 192.168.35.1, board 192.168.35.2. With
+ * several boards each link lives in its own network namespace
+ * (link-namespace-commands.ts). Pure builders, so the exact command lines are
+ * under test.
  *
  * Stock slattach (net-tools) knows no speed above 115200, which is why
  * Microsoft ships its own azsphere_slattach. Instead the line is set up with
@@ -14,6 +14,8 @@ import { RIG_ALIAS_PREFIX } from './ip-addr-output.js';
  */
 export const SERVICE_LINK_BAUD = 921600;
 export const SERVICE_LINK_HOST_ADDRESS = '192.168.35.1';
+/** The device picks its own address on the link (SLIP carries none); the captured one is .2, for every board. */
+export const SERVICE_LINK_DEVICE_ADDRESS = '192.168.35.2';
 
 export interface CommandLine {
   file: string;
@@ -24,11 +26,12 @@ export interface LinkCommandSettings {
   stty?: string;
   slattach?: string;
   ip?: string;
-  /** Run slattach and the ip changes through `sudo -n` (a sudoers rule instead of capabilities). */
+  kill?: string;
+  /** Run slattach, the ip changes and namespace commands through `sudo -n` (a sudoers rule instead of capabilities). */
   sudo?: boolean;
 }
 
-function privileged(settings: LinkCommandSettings, file: string, args: string[]): CommandLine {
+export function privileged(settings: LinkCommandSettings, file: string, args: string[]): CommandLine {
   return settings.sudo ? { file: 'sudo', args: ['-n', file, ...args] } : { file, args };
 }
 
@@ -51,14 +54,4 @@ export function listAddressesCommand(settings: LinkCommandSettings = {}): Comman
 /** For iproute2 without JSON output. */
 export function listAddressesOneLineCommand(settings: LinkCommandSettings = {}): CommandLine {
   return { file: settings.ip ?? 'ip', args: ['-o', '-4', 'addr', 'show'] };
-}
-
-/** Address, tag and raise slN: a point-to-point /32 to this board, so several boards each get their own route. */
-export function addressLinkCommands(ifname: string, deviceAddress: string, usbSerial: string, settings: LinkCommandSettings = {}): CommandLine[] {
-  const ip = settings.ip ?? 'ip';
-  return [
-    privileged(settings, ip, ['addr', 'add', SERVICE_LINK_HOST_ADDRESS, 'peer', `${deviceAddress}/32`, 'dev', ifname]),
-    privileged(settings, ip, ['link', 'set', 'dev', ifname, 'alias', `${RIG_ALIAS_PREFIX}${usbSerial}`]),
-    privileged(settings, ip, ['link', 'set', 'dev', ifname, 'up']),
-  ];
 }

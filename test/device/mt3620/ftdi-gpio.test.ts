@@ -158,9 +158,72 @@ describe('FTDI bit-bang pins of a real MT3620 (exact USB traffic)', () => {
     const error = await pins.setRecoveryStrap(true, { timeoutMs: 50 }).then(() => undefined, (e: unknown) => e);
     expect((error as RigError).failureClass).to.equal('timeout');
     expect((error as Error).message).to.contain('FTDI interface A: writing pins 0x08');
-    expect(device.trace().at(-1)).to.equal('close');
+    // The hung handle is closed, then the fail-safe puts interface A back to UART on a fresh one.
+    expect(device.trace()).to.deep.equal(['open', 'claim 0', 'control 40 0b 0108 0001', 'close', 'open', 'control 40 0b 0000 0001', 'reattach 0', 'close']);
+    expect(pins.strapHigh).to.equal(false);
     await pins.reset();
-    expect(opens()).to.equal(2);
+    expect(opens()).to.equal(3);
+  });
+
+  describe('fail-safes: every interface the rig drives ends in UART mode, bound to ftdi_sio', () => {
+    it('at attach (and so at daemon start): SET_BITMODE 0 and a kernel-driver re-attach on interfaces A and B, without claiming them', async () => {
+      const { device, pins, hooks } = rig();
+      await pins.failSafe();
+      expect(device.trace()).to.deep.equal([
+        'open',
+        'control 40 0b 0000 0001', // interface A: SET_BITMODE 0 (UART), wIndex 1
+        'reattach 0', // ftdi_sio bound again if a crashed holder left it detached
+        'control 40 0b 0000 0002', // interface B (the reset line)
+        'reattach 1',
+        'close',
+      ]);
+      expect(hooks, 'no tty is taken away: nothing is claimed').to.deep.equal([]);
+    });
+
+    it('on a board whose reset is on interface D: A and D', async () => {
+      const { device, pins } = rig({ resetPort: 'D' });
+      await pins.failSafe();
+      expect(device.trace()).to.deep.equal(['open', 'control 40 0b 0000 0001', 'reattach 0', 'control 40 0b 0000 0004', 'reattach 3', 'close']);
+    });
+
+    it('with the strap held, gives interface A back the ordinary way (flush, UART, release)', async () => {
+      const { device, pins } = rig();
+      await pins.setRecoveryStrap(true);
+      await pins.failSafe();
+      expect(device.trace().slice(4)).to.deep.equal([
+        'control 40 00 0002 0001',
+        'control 40 00 0001 0001',
+        'control 40 0b 0000 0001',
+        'release 0',
+        'close',
+        'open',
+        'control 40 0b 0000 0002',
+        'reattach 1',
+        'close',
+      ]);
+      expect(pins.strapHigh).to.equal(false);
+    });
+
+    it('after a control transfer times out mid-reset: the handle is closed and interface B is put back to UART on a fresh one', async () => {
+      const { device, pins, hooks, opens } = rig();
+      device.hangNext = 'control';
+      const error = await pins.reset({ timeoutMs: 50 }).then(() => undefined, (e: unknown) => e);
+      expect(error).to.deep.include({ failureClass: 'timeout' });
+      expect((error as Error).message).to.contain('interface B: SET_BITMODE bit-bang');
+      expect(device.trace()).to.deep.equal(['open', 'claim 1', 'close', 'open', 'control 40 0b 0000 0002', 'reattach 1', 'close']);
+      expect(hooks).to.deep.equal(['releasing B', 'returned B']);
+      expect(opens()).to.equal(2);
+      expect(device.opened).to.equal(false);
+    });
+
+    it('a fail-safe that itself times out does not loop: it gives up, says so, and the rig goes on', async () => {
+      const { device, gpio } = rig();
+      device.hangNext = 'control';
+      const error = await gpio.restoreUart([0, 1], { timeoutMs: 50 }).then(() => undefined, (e: unknown) => e);
+      expect(error).to.deep.include({ failureClass: 'timeout' });
+      // Interface A's transfer hung; interface B was still tried on a fresh handle.
+      expect(device.trace()).to.deep.equal(['open', 'close', 'open', 'control 40 0b 0000 0002', 'reattach 1', 'close']);
+    });
   });
 
   it('a stalled control transfer is an infrastructure error naming the step, and the interface is given back', async () => {

@@ -117,11 +117,15 @@ describe('the mt3620 driver across detach and re-attach (recorded USB host, fake
 
       // The FTDI pins now use the re-enumerated USB device; interface A's tty is closed while the strap is held.
       await driver.setRecoveryStrap(true);
-      expect(bus.opened.map((o) => o.deviceAddress)).to.deep.equal([9]);
+      // Each attach ran the FTDI fail-safe on its own USB device; the strap uses the re-enumerated one.
+      expect(bus.opened.map((o) => o.deviceAddress)).to.deep.equal([5, 9, 9]);
+      const failSafe = ['open', 'control 40 0b 0000 0001', 'reattach 0', 'control 40 0b 0000 0002', 'reattach 1', 'close'];
+      expect(bus.opened[0]!.device.trace()).to.deep.equal(failSafe);
+      expect(bus.opened[1]!.device.trace()).to.deep.equal(failSafe);
       expect(uarts[1]!.closed).to.equal(true);
       await driver.setRecoveryStrap(false);
       await until(() => uarts.length === 3, 'the console to come back after the strap');
-      expect(bus.opened[0]!.device.trace()).to.deep.equal([
+      expect(bus.opened[2]!.device.trace()).to.deep.equal([
         'open',
         'claim 0',
         'control 40 0b 0108 0001',
@@ -176,20 +180,68 @@ describe('the mt3620 driver across detach and re-attach (recorded USB host, fake
 
   it('a board the rig powered off reads off, not offline, while its USB device is gone', async () => {
     const power = new RecordingPower();
-    const { bus, discovery, board1, driverOptions, uarts } = bench({ power });
+    const { bus, lister, discovery, board1, driverOptions, uarts } = bench({ power });
     const driver = await Mt3620BoardDriver.open(driverOptions);
     try {
       await driver.power(false);
       expect(driver.state()).to.equal('off');
+      lister.listings = [serialPorts('serialport-list-one-board-unplugged.json')];
       bus.unplug(1, 5);
       await until(() => uarts[0]!.closed, 'the console to close');
       expect(driver.state()).to.equal('off');
-      await driver.power(true);
-      expect(driver.state(), 'powered, not yet back on USB').to.equal('booting');
+      // Power on resolves once the board is back on USB.
+      const powering = driver.power(true);
+      await until(() => driver.state() === 'booting', 'powered, not yet back on USB');
+      expect(driver.attachedBoard).to.equal(undefined);
+      lister.listings = [serialPorts()];
       bus.plug(board1);
+      await powering;
+      expect(driver.attachedBoard).to.deep.include({ usbSerial: BOARD_1 });
       await until(() => uarts.length === 2, 'the console to reopen');
       await driver.powerCycle();
       expect(power.actions).to.deep.equal(['off', 'on', 'cycle']);
+    } finally {
+      await driver.close();
+      discovery.close();
+    }
+  });
+
+  it('a power-on after which the board never comes back on USB fails, bounded, saying what to check', async () => {
+    const power = new RecordingPower();
+    const { bus, lister, discovery, driverOptions } = bench({ power });
+    const driver = await Mt3620BoardDriver.open({ ...driverOptions, powerOnAttachMs: 100, rescanMs: 10 });
+    try {
+      await driver.power(false);
+      lister.listings = [serialPorts('serialport-list-one-board-unplugged.json')];
+      const scansBefore = lister.calls;
+      bus.unplug(1, 5);
+      await until(() => driver.attachedBoard === undefined, 'the detach');
+      const error = await driver.power(true).then(() => undefined, (e: unknown) => e);
+      expect(error).to.deep.include({ failureClass: 'infra-error', code: 'board-not-back-after-power-on' });
+      expect((error as Error).message).to.contain(`USB serial ${BOARD_1} did not appear on USB within 100 ms`).and.contain('uhubctl needs -r N');
+      expect(lister.calls - scansBefore, 'discovery was asked again while waiting (hot-plug may not reach a container)').to.be.at.least(2);
+      expect(driver.state()).to.equal('offline');
+    } finally {
+      await driver.close();
+      discovery.close();
+    }
+  });
+
+  it('power-on finds a board by rescanning when no hot-plug event comes', async () => {
+    const power = new RecordingPower();
+    const { bus, lister, discovery, board1, driverOptions } = bench({ power });
+    const driver = await Mt3620BoardDriver.open({ ...driverOptions, rescanMs: 10 });
+    try {
+      await driver.power(false);
+      lister.listings = [serialPorts('serialport-list-one-board-unplugged.json')];
+      bus.unplug(1, 5);
+      await until(() => driver.attachedBoard === undefined, 'the detach');
+      const powering = driver.power(true);
+      // Back on the bus without an event (a container without /run/udev sees none).
+      bus.recorded.push({ ...board1, deviceAddress: 11 });
+      lister.listings = [serialPorts()];
+      await powering;
+      expect(driver.attachedBoard).to.deep.include({ usbSerial: BOARD_1, deviceAddress: 11 });
     } finally {
       await driver.close();
       discovery.close();

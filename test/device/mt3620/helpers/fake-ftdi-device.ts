@@ -5,7 +5,7 @@ import { bmRequestTypeOf } from '../../../../src/device/mt3620/ftdi-protocol.js'
  * A WebUSB-style FT4232H that records every call in order: open/close,
  * claim/release (the kernel-driver detach and re-attach), each control
  * transfer as it would go on the wire (bmRequestType, bRequest, wValue,
- * wIndex) and each bulk OUT write with its bytes. Scripted failures: a call
+ * wIndex), each bulk OUT write with its bytes and each kernel-driver re-attach. Scripted failures: a call
  * can be made to stall, or to never finish.
  */
 export type FtdiCall =
@@ -13,6 +13,7 @@ export type FtdiCall =
   | { op: 'close' }
   | { op: 'claim'; interface: number }
   | { op: 'release'; interface: number }
+  | { op: 'reattach'; interface: number }
   | { op: 'control'; bmRequestType: number; bRequest: number; wValue: number; wIndex: number; length: number }
   | { op: 'bulk-out'; endpoint: number; bytes: number[] };
 
@@ -69,6 +70,12 @@ export class FakeFtdiDevice implements UsbDeviceHandle {
     this.claimed.delete(interfaceNumber);
   }
 
+  /** The kernel driver is rebound (node-usb's attachKernelDriver when none is active). */
+  async attachKernelDriver(interfaceNumber: number): Promise<void> {
+    this.#mustBeOpen();
+    this.calls.push({ op: 'reattach', interface: interfaceNumber });
+  }
+
   async controlTransferOut(setup: UsbControlSetup, data?: ArrayBuffer): Promise<UsbOutResult> {
     this.#mustBeOpen();
     if (await this.#misbehave('control')) return { bytesWritten: 0, status: 'stall' };
@@ -117,6 +124,7 @@ export function describe(call: FtdiCall): string {
       return `bulk-out ${call.endpoint} [${call.bytes.map(h2).join(' ')}]`;
     case 'claim':
     case 'release':
+    case 'reattach':
       return `${call.op} ${call.interface}`;
     default:
       return call.op;
