@@ -111,7 +111,8 @@ export function formatEventLine(event: StreamEvent): string {
     case 'measurement':
       return `${time} ${run} step ${String(p.stepIndex)} measured ${measurementText(p.measurement as Record<string, unknown> | undefined)}`;
     case 'console.line': {
-      const uart = p.uart && p.uart !== 'debug' ? `/${String(p.uart)}` : '';
+      // The channel is named unless it is the debug UART (the one console of older daemons).
+      const uart = p.uart && p.uart !== 'debug' && p.uart !== 'debug-uart' ? `/${String(p.uart)}` : '';
       return `${time} ${String(p.boardId)}${uart} | ${String((p.line as { text?: unknown } | undefined)?.text ?? '')}`;
     }
     case 'system': {

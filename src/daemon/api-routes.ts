@@ -280,7 +280,7 @@ export function apiRoutes(context: ApiContext): Router {
   });
   api.get('/runs/:id/console', validateRequest({ params: idParams }), (req, res) => {
     const run = runOf(context, String(req.params.id));
-    res.type('text/plain').send(run.console.map((l) => `${new Date(l.timestamp).toISOString()} ${l.text}`).join('\n') + '\n');
+    res.type('text/plain').send(run.console.map((l) => `${new Date(l.timestamp).toISOString()} ${l.channel ? `[${l.channel}] ` : ''}${l.text}`).join('\n') + '\n');
   });
   return api;
 }

@@ -90,7 +90,8 @@ export class BoardRegistry {
       wiring.published = state;
     };
     const onState = (state: BoardState) => publishState(state);
-    const onLine = (line: ConsoleLine) => this.events.consoleLine(id, { seq: line.seq, timestamp: line.timestamp, text: line.text }, { uart: 'debug' });
+    const onLine = (line: ConsoleLine) =>
+      this.events.consoleLine(id, { seq: line.seq, timestamp: line.timestamp, text: line.text, ...(line.channel ? { channel: line.channel } : {}) }, { uart: line.channel ?? 'debug-uart' });
     const state = board.state();
     if (state !== published || reason !== null) publishState(state, reason);
     board.on('state', onState);

@@ -216,7 +216,7 @@ export class Daemon {
         // Powered off until claimed, so the first attestation at boot finds its tenant.
         // Restarted (its boards re-bound and powered on) if it dies; see EmulatorSupervisor.
         emulator = await EmulatorSupervisor.start({
-          child: { stateDir: emulatorState, boards: rig.emulator.boards, speed: rig.emulator.speed, daaUrl: `${url}/daa`, poweredOff: true },
+          child: { stateDir: emulatorState, boards: rig.emulator.boards, speed: rig.emulator.speed, daaUrl: `${url}/daa`, poweredOff: true, trace: rig.emulator.trace },
           boards: emulated,
           registry,
           scheduler,

@@ -21,6 +21,8 @@ export interface EmulatorChildOptions {
   daaUrl?: string;
   /** Start with the boards' power off (the daemon claims them first). */
   poweredOff?: boolean;
+  /** The emulator-only readable trace (default on); off proves scenarios judge only real surfaces. */
+  trace?: boolean;
   startTimeoutMs?: number;
   /** Gives up the start (the process is stopped): the daemon is stopping. */
   signal?: AbortSignal;
@@ -70,6 +72,7 @@ export class EmulatorChild {
     const args = [CLI, 'emulator', 'run', '--state', options.stateDir, '--boards', String(options.boards), '--speed', options.speed, '--json'];
     if (options.daaUrl) args.push('--daa-url', options.daaUrl);
     if (options.poweredOff) args.push('--powered-off');
+    if (options.trace === false) args.push('--no-trace');
     // The emulator stops when this pipe closes, even if the daemon is SIGKILLed.
     args.push('--exit-with-parent');
     // Its own process group: a Ctrl-C at the daemon's terminal reaches the daemon only, which stops the

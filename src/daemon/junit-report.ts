@@ -93,7 +93,7 @@ function suiteXml(run: RunRecord): { xml: string; counts: Counts } {
     ` name="${xmlAttribute(run.scenario)}" id="${xmlAttribute(run.id)}" hostname="${xmlAttribute(run.boardId)}"` +
     ` timestamp="${xmlAttribute(run.startedAt ?? run.queuedAt)}"${countAttributes(counts)}`;
   const lines = [`  <testsuite${attributes}>`, propertiesXml(run), ...cases];
-  const consoleText = run.console.map((l) => `[${l.seq}] ${isoOrRaw(l.timestamp)} ${l.text}`).join('\n');
+  const consoleText = run.console.map((l) => `[${l.seq}] ${isoOrRaw(l.timestamp)} ${l.channel ? `${l.channel}: ` : ''}${l.text}`).join('\n');
   if (consoleText) lines.push(`    <system-out>${xmlText(consoleText)}</system-out>`);
   if (run.errorReports.length) lines.push(`    <system-err>${xmlText(JSON.stringify(run.errorReports, null, 2))}</system-err>`);
   lines.push('  </testsuite>');

@@ -93,6 +93,13 @@ const MIGRATIONS: readonly SchemaMigration[] = [
       `);
     },
   },
+  {
+    // Console lines name the board output they came from (recovery UART, app output, emulator trace...).
+    version: 3,
+    up: (db) => {
+      db.exec(`ALTER TABLE console_lines ADD COLUMN channel TEXT;`);
+    },
+  },
 ];
 
 interface RunRow {
@@ -130,7 +137,7 @@ export class RunStore {
     upsertStep: Statement<[string, number, string]>;
     deleteSteps: Statement<[string]>;
     getSteps: Statement<[string]>;
-    insertConsole: Statement<[string, number, number, string]>;
+    insertConsole: Statement<[string, number, number, string, string | null]>;
     deleteConsole: Statement<[string]>;
     getConsole: Statement<[string]>;
     openRuns: Statement<[]>;
@@ -148,9 +155,9 @@ export class RunStore {
       upsertStep: db.prepare('INSERT INTO steps (run_id, idx, record) VALUES (?, ?, ?) ON CONFLICT (run_id, idx) DO UPDATE SET record = excluded.record'),
       deleteSteps: db.prepare('DELETE FROM steps WHERE run_id = ?'),
       getSteps: db.prepare('SELECT record FROM steps WHERE run_id = ? ORDER BY idx'),
-      insertConsole: db.prepare('INSERT OR REPLACE INTO console_lines (run_id, seq, timestamp, text) VALUES (?, ?, ?, ?)'),
+      insertConsole: db.prepare('INSERT OR REPLACE INTO console_lines (run_id, seq, timestamp, text, channel) VALUES (?, ?, ?, ?, ?)'),
       deleteConsole: db.prepare('DELETE FROM console_lines WHERE run_id = ?'),
-      getConsole: db.prepare('SELECT seq, timestamp, text FROM console_lines WHERE run_id = ? ORDER BY seq'),
+      getConsole: db.prepare('SELECT seq, timestamp, text, channel FROM console_lines WHERE run_id = ? ORDER BY seq'),
       openRuns: db.prepare("SELECT id FROM runs WHERE status <> 'finished'"),
     };
   }
@@ -216,7 +223,9 @@ export class RunStore {
     return {
       ...fromRow(row),
       steps: (this.statements.getSteps.all(runId) as { record: string }[]).map((s) => JSON.parse(s.record) as StepRecord),
-      console: this.statements.getConsole.all(runId) as ConsoleExcerptLine[],
+      console: (this.statements.getConsole.all(runId) as Array<ConsoleExcerptLine & { channel: string | null }>).map(({ channel, ...line }) =>
+        channel === null ? line : { ...line, channel },
+      ),
     };
   }
 
@@ -321,7 +330,7 @@ export class RunStore {
   }
 
   private writeConsole(runId: string, lines: readonly ConsoleExcerptLine[]): void {
-    for (const line of lines) this.statements.insertConsole.run(runId, line.seq, line.timestamp, line.text);
+    for (const line of lines) this.statements.insertConsole.run(runId, line.seq, line.timestamp, line.text, line.channel ?? null);
   }
 }
 

@@ -167,6 +167,8 @@ export interface ConsoleLine {
   /** ms since the epoch, when the host received the line */
   timestamp: number;
   text: string;
+  /** The board output it came from: recovery-uart, debug-uart, app-output, app-uart:NAME, or emulator-trace (emulator only). */
+  channel?: string;
 }
 
 export interface RunSummary {

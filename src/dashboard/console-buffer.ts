@@ -37,7 +37,7 @@ export class ConsoleBuffer {
     if (last && !last.note && line.seq <= last.seq) {
       this.lines.push({ seq: 0, timestamp: line.timestamp, text: '— console numbering restarted (the daemon restarted) —', pos: this.nextPos++, note: true });
     }
-    this.lines.push({ seq: line.seq, timestamp: line.timestamp, text: line.text, pos: this.nextPos++ });
+    this.lines.push({ seq: line.seq, timestamp: line.timestamp, text: line.text, ...(line.channel ? { channel: line.channel } : {}), pos: this.nextPos++ });
     // Trim in chunks so a busy console costs an occasional splice, not one per line.
     if (this.lines.length > this.capacity + Math.max(16, this.capacity >> 3)) this.trimTo(this.capacity);
   }

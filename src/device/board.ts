@@ -43,7 +43,9 @@ export type FaultSpec =
   | { kind: 'corrupt'; slot: 'a' | 'b' | 'active' | 'inactive'; imageType: number }
   | { kind: 'kill-app'; componentId: string; signal?: number }
   | { kind: 'timings'; timings: Record<string, number> }
-  | { kind: 'clear-capability' };
+  | { kind: 'clear-capability' }
+  /** Wait until the board's boot and any update trial are over (emulated boards' own bookkeeping). */
+  | { kind: 'await-settled' };
 
 export interface RecoveryProgress {
   stage: string;
@@ -61,8 +63,10 @@ export interface AttestationOutcome {
   [field: string]: unknown;
 }
 
-/** The part of a console log steps use; `ConsoleLog` is the serial one. */
+/** The part of a console log steps use; `BoardConsoleLog` merges a board's outputs, each line tagged with its channel. */
 export interface BoardConsole {
+  /** The channels lines come from (console-channel.ts); absent: one untagged port. */
+  channels?(): string[];
   mark(): number;
   lines(since?: number): ConsoleLine[];
   expect(pattern: RegExp | string, options: ConsoleExpectOptions): Promise<ConsoleLine>;
@@ -86,7 +90,8 @@ export interface Board extends EventEmitter<{ state: [state: BoardState] }> {
   attest(options?: CallOptions): Promise<AttestationOutcome>;
   fault(spec: FaultSpec, options?: CallOptions): Promise<Record<string, unknown>>;
   advanceClock(ms: number, options?: CallOptions): Promise<void>;
-  errorReport(options?: CallOptions): Promise<unknown>;
+  /** The pending error report; `capability` (a FieldServicing or AppDevelopment image) goes in the request, as a servicing tool sends it. */
+  errorReport(options?: CallOptions & { capability?: Buffer }): Promise<unknown>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 import { RigError, type FailureClass } from '../util/failure.js';
 
-/** One line of a board's debug console, as received by the host. */
+/** One line a board printed on one of its outputs, as received by the host. */
 export interface ConsoleLine {
   /** 1, 2, 3... in arrival order; never reused, even after old lines are dropped. */
   seq: number;
@@ -8,6 +8,8 @@ export interface ConsoleLine {
   timestamp: number;
   /** The line without its "\n" or "\r\n". */
   text: string;
+  /** Which output it came from (console-channel.ts); absent for a single-port console. */
+  channel?: string;
 }
 
 export interface ConsoleExpectOptions {
@@ -19,6 +21,8 @@ export interface ConsoleExpectOptions {
    * it, and nothing the action caused can be missed. Default: `mark()` at the call.
    */
   since?: number;
+  /** Only lines from these channels match (default: any line). */
+  channels?: readonly string[];
 }
 
 export class ConsoleError extends RigError {
@@ -93,8 +97,8 @@ export class ConsoleHistory {
   }
 
   /** Numbers and keeps a line and hands it to the expects it matches; returns it for the owner to announce. */
-  record(text: string, timestamp: number): ConsoleLine {
-    const line: ConsoleLine = { seq: this.nextSeq, timestamp, text };
+  record(text: string, timestamp: number, channel?: string): ConsoleLine {
+    const line: ConsoleLine = channel === undefined ? { seq: this.nextSeq, timestamp, text } : { seq: this.nextSeq, timestamp, text, channel };
     this.store(line);
     this.nextSeq += 1;
     for (const waiter of [...this.waiters]) if (waiter.matches(line)) waiter.resolve(line);
@@ -106,8 +110,10 @@ export class ConsoleHistory {
     const { timeoutMs, signal } = options;
     const describe = describePattern(pattern);
     if (signal?.aborted) return Promise.reject(consoleCancelled(`console ${this.name}: expecting ${describe}`, signal));
-    const matches = matcherFor(pattern);
-    const earlier = this.lines(options.since ?? this.nextSeq).find((line) => matches(line.text));
+    const matchesText = matcherFor(pattern);
+    const channels = options.channels;
+    const matches = (line: ConsoleLine): boolean => (!channels || channels.includes(line.channel ?? '')) && matchesText(line.text);
+    const earlier = this.lines(options.since ?? this.nextSeq).find((line) => matches(line));
     if (earlier) return Promise.resolve(earlier);
     if (this.closedError) return Promise.reject(this.closedError);
 
@@ -118,7 +124,7 @@ export class ConsoleHistory {
         signal?.removeEventListener('abort', onAbort);
       };
       const waiter: Waiter = {
-        matches: (line) => matches(line.text),
+        matches,
         resolve: (line) => {
           finish();
           resolve(line);
@@ -130,13 +136,16 @@ export class ConsoleHistory {
       };
       const onAbort = (): void => waiter.fail(consoleCancelled(`console ${this.name}: expecting ${describe}`, signal));
       const timer = setTimeout(() => {
-        const lastLines = this.lines(this.nextSeq - LINES_IN_TIMEOUT_MESSAGE).map((line) => line.text);
+        const lastLines = this.lines()
+          .filter((line) => !channels || channels.includes(line.channel ?? ''))
+          .slice(-LINES_IN_TIMEOUT_MESSAGE)
+          .map((line) => line.text);
         const tail = lastLines.length ? lastLines.map((text) => `\n  | ${text}`).join('') : ' (none)';
         waiter.fail(
           new ConsoleError(
             'timeout',
             'console-expect-timeout',
-            `console ${this.name}: no line matching ${describe} within ${timeoutMs} ms${this.timeoutNote()}; last lines:${tail}`,
+            `console ${this.name}: no line matching ${describe}${channels ? ` on ${channels.join(' or ')}` : ''} within ${timeoutMs} ms${this.timeoutNote()}; last lines:${tail}`,
             { pattern: describe, timeoutMs, lastLines },
           ),
         );

@@ -1,4 +1,4 @@
-import { InputError } from '../util/failure.js';
+import { InputError, RigError } from '../util/failure.js';
 import type { EmulatedBoard, BoardTimings } from './emulated-board.js';
 import type { PtyUart } from './surfaces/pty-uart.js';
 import type { ControlServer } from './surfaces/control-server.js';
@@ -32,6 +32,42 @@ export function describeBoard(board: EmulatedBoard): Record<string, unknown> {
     flash: { operationCount: board.storage.flash.operationCount, operationsSinceMark: board.storage.flash.operationsSinceMark },
     timings: board.timings,
   };
+}
+
+/** Settled: off, stuck without a bootable set, or ready with no OS or app trial open. */
+function isSettled(board: EmulatedBoard): boolean {
+  if (board.state === 'off' || board.state === 'rom-wait') return true;
+  if (board.state !== 'ready') return false;
+  return !(board.storage.readRecord()?.trial ?? false) && !board.apps().some((app) => app.trial);
+}
+
+function awaitSettled(board: EmulatedBoard, timeoutMs: number, signal: AbortSignal): Promise<Record<string, unknown>> {
+  if (isSettled(board)) return Promise.resolve(describeBoard(board));
+  return new Promise((resolve, reject) => {
+    // The client went away: stop waiting for it.
+    const onAbort = (): void => {
+      done();
+      reject(new RigError('cancelled', 'cancelled', 'await-settled: the client disconnected'));
+    };
+    const check = (): void => {
+      if (!isSettled(board)) return;
+      done();
+      resolve(describeBoard(board));
+    };
+    const done = (): void => {
+      clearTimeout(timer);
+      board.off('state', check);
+      board.off('committed', check);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new RigError('timeout', 'not-settled', `the board did not settle within ${timeoutMs} ms (state ${board.state})`));
+    }, timeoutMs);
+    board.on('state', check);
+    board.on('committed', check);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export function registerBoardCommands(server: ControlServer, board: EmulatedBoard, uarts: PtyUart[]): void {
@@ -138,6 +174,7 @@ export function registerBoardCommands(server: ControlServer, board: EmulatedBoar
         watchdogMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
         trialTries: { type: 'integer', minimum: 1, maximum: 100 },
         appRestartMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+        recoveryEraseMs: { type: 'integer', minimum: 0, maximum: 120_000 },
       },
     },
     handler: (timings) => {
@@ -176,6 +213,11 @@ export function registerBoardCommands(server: ControlServer, board: EmulatedBoar
     },
   });
   server.register('error-report', { schema: none, handler: () => ({ ...board.reports.report() }) });
+  // For fault sweeps: wait out the boot and any trial, as the board's own bookkeeping sees it.
+  server.register<{ timeoutMs?: number }>('await-settled', {
+    schema: { type: 'object', additionalProperties: false, properties: { timeoutMs: { type: 'integer', minimum: 1, maximum: 3_600_000 } } },
+    handler: ({ timeoutMs }, { signal }) => awaitSettled(board, timeoutMs ?? 600_000, signal),
+  });
   // Stands for a board fresh from the factory: no capability image installed.
   server.register('clear-capability', {
     schema: none,

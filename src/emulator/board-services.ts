@@ -2,6 +2,8 @@ import { attestationService } from './attestation/attestation-service.js';
 import type { BoardServiceFactory } from './emulator-host.js';
 import { recoveryRomService } from './recovery/recovery-rom-service.js';
 import { restService } from './rest/rest-service.js';
+import { appOutputService } from './surfaces/app-output-service.js';
+import { emulatorTraceService } from './surfaces/emulator-trace-service.js';
 
 /**
  * The services every hosted board runs beside its model, in start order. Each
@@ -11,4 +13,6 @@ export const DEFAULT_BOARD_SERVICES: BoardServiceFactory[] = [
   restService,
   attestationService,
   recoveryRomService,
+  appOutputService,
+  emulatorTraceService,
 ];

@@ -19,14 +19,17 @@ import { PowerCutError } from './flash/power-cut-error.js';
 import { decodeKeystoreBody, KeystoreRole } from '../firmware/keystore-image.js';
 import { BOOT_ORDER } from '../firmware/os-image-set.js';
 import { runSecureBoot, type VerifiedImage } from './secure-boot.js';
+import { diagnosticsLine, oneBlBootLines, PLUTON_BOOT_LINES } from './boot-uart-lines.js';
 
 /**
  * One emulated MT3620: power, reset and recovery strap as the FTDI pins and a
  * power switch would drive them; the boot chain, A/B updates with trial boots
- * and rollback, anti-rollback fuses, apps and error reports. Its only outputs
- * are its console (the `console` event, written to the debug UART by the host
- * process) and the answers of its methods, which the REST API and the control
- * channel expose. It never reaches into the rig.
+ * and rollback, anti-rollback fuses, apps and error reports. Its outputs are
+ * what a real board's surfaces carry (`recovery-uart`: the 1BL and Pluton boot
+ * lines; `diagnostics`: the debug UART's stand-in; `app-output`: a debugged
+ * app's output port), the answers of its methods (REST API, control channel),
+ * and `console`: the emulator-only readable trace of everything it does, which
+ * nothing that judges a board may rely on. It never reaches into the rig.
  */
 export type BoardState = 'off' | 'rom-recovery' | 'booting' | 'ready' | 'rom-wait' | 'hung';
 
@@ -41,15 +44,26 @@ export interface BoardTimings {
   trialTries: number;
   /** Delay before the OS restarts an app that exited or crashed. */
   appRestartMs: number;
+  /** How long the recovery agent's flash erase takes (a real board: about 18 s, recovery-protocol.md). */
+  recoveryEraseMs: number;
 }
 
 export const TIMINGS: Readonly<Record<Speed, BoardTimings>> = {
-  fast: { bootLineMs: 0, healthWindowMs: 300, watchdogMs: 500, trialTries: 3, appRestartMs: 50 },
-  real: { bootLineMs: 150, healthWindowMs: 30_000, watchdogMs: 10_000, trialTries: 3, appRestartMs: 1_000 },
+  fast: { bootLineMs: 0, healthWindowMs: 300, watchdogMs: 500, trialTries: 3, appRestartMs: 50, recoveryEraseMs: 0 },
+  real: { bootLineMs: 150, healthWindowMs: 30_000, watchdogMs: 10_000, trialTries: 3, appRestartMs: 1_000, recoveryEraseMs: 18_000 },
 };
 
 export interface BoardEvents {
+  /** Emulator-only readable trace (no real board prints it anywhere). */
   console: [line: string];
+  /** What the real recovery UART shows at boot outside a recovery session. */
+  'recovery-uart': [line: string];
+  /** The debug UART: Microsoft's diagnostics on a real board; a stand-in nothing depends on. */
+  diagnostics: [line: string];
+  /** Output of an app started in debug mode (TCP 2342 over the service link on a real board). */
+  'app-output': [componentId: string, text: string];
+  /** A trial (OS or app update) was committed after its health window. */
+  committed: [];
   state: [state: BoardState];
   'power-cut': [info: { operation: number }];
 }
@@ -270,7 +284,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
 
   killApp(componentId: string, signal: number): void {
     const entry = this.#apps.get(componentId.toLowerCase());
-    if (!entry?.instance) throw new DeviceRefusal(404, 404, `no app ${componentId} on this board`);
+    if (!entry?.instance) throw new DeviceRefusal(DeviceErrorCode.NoSuchApp, 404, `no app ${componentId} on this board`);
     entry.instance.kill(signal);
   }
 
@@ -326,7 +340,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     return this.#exclusive(async () => {
       const id = componentId.toLowerCase();
       const record = this.#requireRecord();
-      if (!record.apps[id]) throw new DeviceRefusal(404, 404, `no app ${componentId} installed`);
+      if (!record.apps[id]) throw new DeviceRefusal(DeviceErrorCode.NoSuchApp, 404, `no app ${componentId} installed`);
       const next = structuredClone(record);
       delete next.apps[id];
       await this.#guardedWrite(next);
@@ -345,17 +359,17 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
 
   startApp(componentId: string, debug = false): void {
     const entry = this.#apps.get(componentId.toLowerCase());
-    if (!entry) throw new DeviceRefusal(404, 404, `no app ${componentId}`);
+    if (!entry) throw new DeviceRefusal(DeviceErrorCode.NoSuchApp, 404, `no app ${componentId}`);
     if (!entry.instance) throw new DeviceRefusal(7340047, 403, entry.refusal ?? 'app refused');
-    if (entry.instance.state !== 'stopped') throw new DeviceRefusal(409, 409, `app is ${entry.instance.state}`);
+    if (entry.instance.state !== 'stopped') throw new DeviceRefusal(DeviceErrorCode.AppInWrongState, 409, `app is ${entry.instance.state}`);
     entry.instance.start(debug);
     this.#say(`[APP] ${entry.instance.componentId} started${debug ? ' (debugging)' : ''}`);
   }
 
   stopApp(componentId: string): void {
     const entry = this.#apps.get(componentId.toLowerCase());
-    if (!entry) throw new DeviceRefusal(404, 404, `no app ${componentId}`);
-    if (!entry.instance || entry.instance.state === 'stopped') throw new DeviceRefusal(409, 409, 'app is not running');
+    if (!entry) throw new DeviceRefusal(DeviceErrorCode.NoSuchApp, 404, `no app ${componentId}`);
+    if (!entry.instance || entry.instance.state === 'stopped') throw new DeviceRefusal(DeviceErrorCode.AppInWrongState, 409, 'app is not running');
     entry.instance.stop();
     this.#say(`[APP] ${entry.instance.componentId} stopped`);
   }
@@ -403,7 +417,11 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
   async #boot(generation: number): Promise<void> {
     this.chip.bootCount += 1;
     this.saveChip();
+    this.emit('diagnostics', diagnosticsLine(this.chip.bootCount));
+    for (const line of oneBlBootLines(this.chip.deviceId, this.chip.bootCount)) this.emit('recovery-uart', line);
     if (this.#strapRecovery) {
+      // Captured on a real board: Pluton boots the HLOS core before the recovery banner.
+      for (const line of PLUTON_BOOT_LINES) this.emit('recovery-uart', line);
       this.#setState('rom-recovery');
       this.#say('RECOVERY');
       return;
@@ -461,6 +479,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     record = await this.#appTrialBookkeeping(generation, record);
     const keystore = decodeKeystoreBody(booted.result.keystorePem);
     this.#running = { slot: booted.slot, osVersion: booted.result.osVersion, images: booted.result.images, keystore, bootedAt: this.clock.now() };
+    for (const line of PLUTON_BOOT_LINES) this.emit('recovery-uart', line);
     await this.#line(generation, '[OS] services up');
     this.#setState('ready');
     for (const [componentId, app] of Object.entries(record.apps)) this.#loadApp(componentId, app.slot, true);
@@ -541,6 +560,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
       this.#say(`[OS] app ${componentId} update committed`);
     }
     this.saveChip();
+    this.emit('committed');
   }
 
   // ---- apps ----------------------------------------------------------------------------
@@ -573,7 +593,11 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     }
     const generation = this.#generation;
     const instance: AppInstance = new AppInstance(id, app.imageId, app.manifest, behaviour, this.clock, {
-      line: (text) => this.#say(`[APP] ${id}: ${text}`),
+      line: (text) => {
+        this.#say(`[APP] ${id}: ${text}`);
+        // Only a debugged app's output leaves the device (the debug output port).
+        if (instance.state === 'debugging') this.emit('app-output', id, text);
+      },
       exited: (code) => this.#appEnded(generation, instance, { exitCode: code }),
       crashed: (signal, signalCode) => this.#appEnded(generation, instance, { signal, signalCode }),
       connect: (host, allowed) => this.#say(`[APP] ${id} connect ${host}: ${allowed ? 'allowed' : 'denied (not in AllowedConnections)'}`),

@@ -13,7 +13,8 @@ import { PtyUart } from './surfaces/pty-uart.js';
  * The emulator program: hosts N boards of a state folder in one process and
  * gives each the surfaces a real board has: its debug and recovery UARTs as
  * pseudo-terminals and a control channel for its pins and power (plus the
- * emulator-only controls). Later layers add the REST API to `HostedBoard`.
+ * emulator-only controls). Board services add the REST API, the recovery ROM,
+ * the debug output port and the emulator-only trace.
  */
 export interface HostedBoard {
   name: string;
@@ -66,6 +67,8 @@ export interface EmulatorHostOptions {
   powerOn?: boolean;
   /** Services to start per board; default: every service in board-services.ts. */
   services?: BoardServiceFactory[];
+  /** The emulator-only readable trace on its own pty (default true); false proves nothing depends on it. */
+  trace?: boolean;
   /** Service settings (e.g. the DAA service URL), by name. */
   settings?: Record<string, string>;
 }
@@ -137,8 +140,13 @@ async function hostBoard(name: string, dir: string, speed: Speed): Promise<Hoste
   const recoveryUart = await PtyUart.open({ name: `${name}/recovery`, baudRate: RECOVERY_BAUD, timing: speed, flowControl: 'none' });
   // Large enough for an `install` carrying a whole OS image set in base64.
   const control = await ControlServer.listen({ host: '127.0.0.1', port: 0, maxLineBytes: CONTROL_MAX_LINE_BYTES });
-  board.on('console', (line) => {
+  // Each UART carries what the real one does (../shared/spec/device-link.md); the
+  // readable trace has its own emulator-only surface (emulator-trace-service.ts).
+  board.on('diagnostics', (line) => {
     debugUart.write(`${line}\r\n`).catch(() => undefined);
+  });
+  board.on('recovery-uart', (line) => {
+    recoveryUart.write(`${line}\r\n`).catch(() => undefined);
   });
   registerBoardCommands(control, board, [debugUart, recoveryUart]);
   return { name, board, debugUart, recoveryUart, control, services: [] };

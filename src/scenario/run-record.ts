@@ -64,6 +64,8 @@ export interface ConsoleExcerptLine {
   seq: number;
   timestamp: number;
   text: string;
+  /** The board output it came from (src/device/console-channel.ts); absent in older records. */
+  channel?: string;
 }
 
 export interface RunRecord {

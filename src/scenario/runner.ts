@@ -68,12 +68,12 @@ export async function runScenario(options: RunOptions): Promise<RunRecord> {
   // killed mid-run) still shows what it ran on and what the board printed.
   record.provenance = provenanceOf(options, osBefore, null, context);
   const onConsoleLine = (line: ConsoleLine) => {
-    const excerpt = { seq: line.seq, timestamp: line.timestamp, text: line.text };
+    const excerpt = excerptOf(line);
     record.console.push(excerpt);
     if (record.console.length > CONSOLE_EXCERPT_LINES) record.console.splice(0, record.console.length - CONSOLE_EXCERPT_LINES);
     observer?.runConsoleLine?.(record, excerpt);
   };
-  record.console = board.console.lines(consoleStart).slice(-CONSOLE_EXCERPT_LINES).map(({ seq, timestamp, text }) => ({ seq, timestamp, text }));
+  record.console = board.console.lines(consoleStart).slice(-CONSOLE_EXCERPT_LINES).map(excerptOf);
   board.console.on('line', onConsoleLine);
   observer?.runStarted?.(record);
 
@@ -117,7 +117,7 @@ export async function runScenario(options: RunOptions): Promise<RunRecord> {
         : null;
   record.status = 'finished';
   record.endedAt = new Date().toISOString();
-  record.console = board.console.lines(consoleStart).slice(-CONSOLE_EXCERPT_LINES).map(({ seq, timestamp, text }) => ({ seq, timestamp, text }));
+  record.console = board.console.lines(consoleStart).slice(-CONSOLE_EXCERPT_LINES).map(excerptOf);
   const osAfter = await board.info({ timeoutMs: 5_000 }).then((i) => i.osVersion, () => null);
   record.provenance = provenanceOf(options, osBefore, osAfter, context);
   record.errorReports = context.errorReports;
@@ -278,4 +278,9 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+function excerptOf(line: ConsoleLine): ConsoleExcerptLine {
+  const { seq, timestamp, text, channel } = line;
+  return channel === undefined ? { seq, timestamp, text } : { seq, timestamp, text, channel };
 }

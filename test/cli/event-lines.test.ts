@@ -23,6 +23,7 @@ describe('the CLI event lines', () => {
       '20:01:02.345 run 3f2a9c1e step 0 measured os-version = 22.11 (expected 0.0.0) FAIL',
     ],
     ['console.line', { boardId: 'emu-1', uart: 'debug', runId: null, line: { seq: 4, timestamp: 0, text: '[OS] services up' } }, '20:01:02.345 emu-1 | [OS] services up'],
+    ['console.line', { boardId: 'emu-1', uart: 'recovery-uart', runId: null, line: { seq: 5, timestamp: 0, text: '[PLUTON] Booting HLOS core', channel: 'recovery-uart' } }, '20:01:02.345 emu-1/recovery-uart | [PLUTON] Booting HLOS core'],
     ['system', { level: 'warn', message: 'event log near its size limit', details: { bytes: 1200, limit: { max: 2000 } } }, '20:01:02.345 system warn: event log near its size limit bytes=1200 limit.max=2000'],
     ['lease.changed', { boardId: 'emu-1', lease: { holder: 'manual:alice', expiresAt: null }, note: 'by hand' }, '20:01:02.345 lease.changed boardId=emu-1 lease.holder=manual:alice lease.expiresAt=- note="by hand"'],
   ];

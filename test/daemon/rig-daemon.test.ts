@@ -18,7 +18,7 @@ interface Board {
   tenant: string | null;
 }
 
-describe('the rig daemon (sphere-rig up) with emulated boards', function () {
+describe('the rig daemon (sphere-rig up) with emulated boards, their emulator-only trace switched off', function () {
   this.timeout(600_000);
   let stateDir: string;
   let daemon: DaemonProcess;
@@ -73,7 +73,7 @@ describe('the rig daemon (sphere-rig up) with emulated boards', function () {
     ['power-cut-update', ['--sample', '6']],
     ['recovery', []],
   ] as Array<[string, string[]]>) {
-    it(`${scenario} passes on an emulated board`, async () => {
+    it(`${scenario} passes on an emulated board judged only by real-board surfaces`, async () => {
       const result = await cli(['run', scenario, '--board', 'emu-2', '--json', ...params]);
       const report = JSON.parse(result.stdout) as { runs: Array<{ id: string; verdict: string; reason: string | null }> };
       expect(report.runs[0]!.verdict, `${report.runs[0]!.reason}\n${result.stderr}`).to.equal('passed');

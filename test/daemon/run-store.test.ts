@@ -39,7 +39,7 @@ describe('RunStore: run records in SQLite', () => {
     store.appendConsole('r1', [{ seq: 7, timestamp: 1, text: 'booting' }]);
     store.saveStep('r1', step(0, 'passed'));
     store.saveStep('r1', step(1, 'test-failed'));
-    store.appendConsole('r1', [{ seq: 8, timestamp: 2, text: 'app crashed' }]);
+    store.appendConsole('r1', [{ seq: 8, timestamp: 2, text: '[PLUTON] Booting HLOS core', channel: 'recovery-uart' }]);
     const summary = store.update('r1', { status: 'finished', verdict: 'test-failed', reason: 'step 1 ended test-failed', endedAt: '2025-03-01T10:00:09.000Z' });
     expect(summary).to.include({ id: 'r1', status: 'finished', verdict: 'test-failed', stepCount: 2 });
 
@@ -48,7 +48,11 @@ describe('RunStore: run records in SQLite', () => {
       [0, 'passed'],
       [1, 'test-failed'],
     ]);
-    expect(run.console.map((l) => l.text)).to.deep.equal(['booting', 'app crashed']);
+    // A line keeps the board output it came from; one recorded without a channel reads back without one.
+    expect(run.console).to.deep.equal([
+      { seq: 7, timestamp: 1, text: 'booting' },
+      { seq: 8, timestamp: 2, text: '[PLUTON] Booting HLOS core', channel: 'recovery-uart' },
+    ]);
     expect(() => store.saveStep('ghost', step(0, 'passed'))).to.throw(RunStoreError).with.property('code', 'run-not-found');
   });
 
@@ -130,7 +134,7 @@ describe('RunStore: run records in SQLite', () => {
   it('keeps its schema version and refuses a file from a newer sphere-rig', () => {
     store.close();
     const raw = new Database(dir.file('runs.sqlite'));
-    expect(raw.pragma('user_version', { simple: true })).to.equal(2);
+    expect(raw.pragma('user_version', { simple: true })).to.equal(3);
     expect(raw.pragma('journal_mode', { simple: true })).to.equal('wal');
     raw.pragma('user_version = 99');
     raw.close();

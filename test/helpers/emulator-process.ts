@@ -55,13 +55,14 @@ export class EmulatorProcess {
    * powered off unless told otherwise; with `daaUrl` its boards attest there.
    */
   static async start(
-    options: { boards?: number; baselineApp?: boolean; stateDir?: string; speed?: 'fast' | 'real'; poweredOff?: boolean; daaUrl?: string } = {},
+    options: { boards?: number; baselineApp?: boolean; stateDir?: string; speed?: 'fast' | 'real'; poweredOff?: boolean; daaUrl?: string; trace?: boolean } = {},
   ): Promise<EmulatorProcess> {
     const ownsState = options.stateDir === undefined;
     const stateDir = options.stateDir ?? (await EmulatorProcess.provision(options));
     const args = [CLI, 'emulator', 'run', '--state', stateDir, '--json', '--speed', options.speed ?? 'fast'];
     if (options.poweredOff ?? true) args.push('--powered-off');
     if (options.daaUrl !== undefined) args.push('--daa-url', options.daaUrl);
+    if (options.trace === false) args.push('--no-trace');
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const stderr: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
@@ -101,7 +102,9 @@ export class EmulatorProcess {
   async connect(index = 0): Promise<ConnectedBoard> {
     const surfaces = this.boards[index]!;
     const control = await ControlClient.connect({ port: surfaces.controlPort, defaultTimeoutMs: 20_000 });
-    const console = await ConsoleLog.open({ path: surfaces.debugUart, name: surfaces.name });
+    // Emulator tests watch the model itself: its emulator-only readable trace.
+    if (typeof surfaces.emulatorTrace !== 'string') throw new Error(`emulator ${surfaces.name} runs without its trace (--no-trace)`);
+    const console = await ConsoleLog.open({ path: surfaces.emulatorTrace, name: surfaces.name });
     return { surfaces, control, console };
   }
 

@@ -23,6 +23,7 @@ interface RunFlags {
   poweredOff?: boolean;
   exitWithParent?: boolean;
   daaUrl?: string;
+  trace?: boolean;
 }
 
 /** `sphere-rig emulator ...`: emulated MT3620 boards. */
@@ -81,17 +82,25 @@ Example:
     .option('--powered-off', 'start with power off (default: powered, as when a board is plugged in)')
     .option('--exit-with-parent', 'stop when standard input closes (the daemon that started it died)')
     .option('--daa-url <url>', 'local DAA service the boards attest to (http://127.0.0.1:PORT); without it they never get a device-auth certificate')
+    .option('--no-trace', "no emulator-only readable trace (its pty, emulatorTrace, is then null): proves nothing relies on what a real board does not print")
     .option('--json', 'print the surfaces as one JSON line, then keep running')
     .addHelpText(
       'after',
       `
 Prints, per board: its device ID, the pty paths of its debug and recovery UARTs
-(open them with any serial tool at 115200 8N1) and its control port: JSON lines on
-127.0.0.1, e.g. {"id":1,"cmd":"reset"}. Commands: info, power {on}, reset,
+(open them with any serial tool at 115200 8N1), its control port (JSON lines on
+127.0.0.1, e.g. {"id":1,"cmd":"reset"}), and with --json its REST API, debug
+output port (appOutputPort: a debugged app's output, TCP 2342 on a real board)
+and emulator-only trace pty (emulatorTrace).
+
+Each UART carries what a real board's does: the recovery UART the 1BL and Pluton
+lines of every boot, the debug UART a diagnostics stand-in. The readable trace of
+every boot stage, update and app event exists only on emulatorTrace. Commands: info, power {on}, reset,
 strap {recovery}, flash-mark, power-cut {beforeOperation|disarm}, hang {stage},
 corrupt {slot, imageType}, kill-app {componentId, signal}, clock {advanceMs},
 timings {...}, speed {speed}, install {images: [base64]}, ota-in-progress {value},
-error-report, attest (device authentication now, with --daa-url), device-auth.
+error-report, await-settled {timeoutMs}, attest (device authentication now, with
+--daa-url), device-auth.
 Stops cleanly on SIGINT/SIGTERM: every flash operation is atomic, so no flash
 is left half written.`,
     )
@@ -104,6 +113,7 @@ is left half written.`,
           boards: flags.boards === undefined ? undefined : parseCount(flags.boards, '--boards', 1, 1000),
           speed: flags.speed,
           powerOn: !flags.poweredOff,
+          trace: flags.trace !== false,
           settings: flags.daaUrl === undefined ? undefined : { daaUrl: parseLoopbackUrlFlag(flags.daaUrl, '--daa-url') },
         });
         const surfaces = host.surfaces();
@@ -112,7 +122,8 @@ is left half written.`,
         } else {
           for (const s of surfaces) {
             process.stdout.write(
-              `${s.name}  device ${s.deviceId.slice(0, 16)}…\n  debug ${s.debugUart}  recovery ${s.recoveryUart}  control ${s.controlHost}:${s.controlPort}\n`,
+              `${s.name}  device ${s.deviceId.slice(0, 16)}…\n  debug ${s.debugUart}  recovery ${s.recoveryUart}  control ${s.controlHost}:${s.controlPort}\n` +
+                (s.emulatorTrace ? `  trace (emulator only) ${String(s.emulatorTrace)}\n` : ''),
             );
           }
           process.stdout.write('emulator running; Ctrl-C to stop\n');

@@ -187,6 +187,7 @@ export class ConsolePanel implements View {
       h('time', { text: formatClock(line.timestamp), attrs: { datetime: new Date(line.timestamp).toISOString() } }),
     );
     if (match) element.append(h('span', { class: 'match-tag', text: `◆ ${match}`, title: `matched by ${match}` }));
+    if (line.channel) element.append(channelTag(line.channel));
     const text = h('span', { class: 'text' });
     if (this.query) highlight(text, line.text, this.query);
     else text.textContent = line.text;
@@ -216,6 +217,16 @@ export class ConsolePanel implements View {
 }
 
 /** Puts <mark> around every case-insensitive occurrence of `query`. */
+/** Which output a line came from; the emulator's readable trace is marked as what no real board prints. */
+function channelTag(channel: string): HTMLElement {
+  const emulatorOnly = channel === 'emulator-trace';
+  return h('span', {
+    class: `channel-tag${emulatorOnly ? ' emulator-only' : ''}`,
+    text: emulatorOnly ? 'emulator only' : channel,
+    title: emulatorOnly ? "the emulator's readable trace: a real board prints none of it" : `from the board's ${channel}`,
+  });
+}
+
 function highlight(into: HTMLElement, text: string, query: string): void {
   const lower = text.toLowerCase();
   let at = 0;

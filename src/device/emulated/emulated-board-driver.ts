@@ -10,15 +10,19 @@ import {
   type FaultSpec,
   type RecoveryProgress,
 } from '../board.js';
-import { ConsoleLog } from '../console-log.js';
+import { BoardConsoleLog } from '../board-console-log.js';
+import { APP_OUTPUT, DEBUG_UART, EMULATOR_TRACE, RECOVERY_UART } from '../console-channel.js';
 import { ControlClient } from './control-client.js';
+import { DeviceRestClient } from '../rest/device-rest-client.js';
 import { RigError } from '../../util/failure.js';
 
 /**
- * The `Board` driver for an emulated MT3620: the console is the board's debug
- * UART (a pty opened with serialport), pins and power go over the control
- * channel, the REST API over loopback HTTPS; exactly the surfaces a real board
- * has, so everything above this driver runs unchanged on hardware.
+ * The `Board` driver for an emulated MT3620: the console reads the board's
+ * recovery and debug UARTs (ptys opened with serialport) and a debugged app's
+ * output port (TCP), as on a real board, plus the emulator-only trace when the
+ * emulator offers one (its lines tagged so, and no built-in step looks at
+ * them); pins and power go over the control channel, the REST API over
+ * loopback HTTPS. Everything above this driver runs unchanged on hardware.
  */
 export interface EmulatedBoardSurfaces {
   name: string;
@@ -29,6 +33,10 @@ export interface EmulatedBoardSurfaces {
   controlHost?: string;
   restUrl?: string;
   restCa?: string;
+  /** The debug output port on controlHost (TCP 2342 on a real board). */
+  appOutputPort?: number;
+  /** Emulator-only readable trace pty; null or absent when switched off. */
+  emulatorTrace?: string | null;
   [field: string]: unknown;
 }
 
@@ -48,7 +56,7 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
     readonly identity: BoardIdentity,
     readonly surfaces: EmulatedBoardSurfaces,
     readonly control: ControlClient,
-    readonly console: ConsoleLog,
+    readonly console: BoardConsoleLog,
   ) {
     super();
     control.on('event', (event) => {
@@ -63,11 +71,14 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
     options: CallOptions = {},
   ): Promise<EmulatedBoardDriver> {
     const control = await ControlClient.connect({ host: surfaces.controlHost ?? '127.0.0.1', port: surfaces.controlPort, signal: options.signal, defaultTimeoutMs: 60_000 });
-    let console: ConsoleLog;
+    const console = new BoardConsoleLog(identity.id);
     try {
-      console = await ConsoleLog.open({ path: surfaces.debugUart, name: identity.id, signal: options.signal });
+      await console.addSerial(RECOVERY_UART, surfaces.recoveryUart, { signal: options.signal });
+      await console.addSerial(DEBUG_UART, surfaces.debugUart, { signal: options.signal });
+      if (typeof surfaces.emulatorTrace === 'string') await console.addSerial(EMULATOR_TRACE, surfaces.emulatorTrace, { signal: options.signal });
+      if (typeof surfaces.appOutputPort === 'number') console.addTcp(APP_OUTPUT, surfaces.controlHost ?? '127.0.0.1', surfaces.appOutputPort);
     } catch (error) {
-      await control.close();
+      await Promise.allSettled([control.close(), console.close()]);
       throw error;
     }
     const driver = new EmulatedBoardDriver(
@@ -113,7 +124,13 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
 
   async recover(imagesDir: string, options: CallOptions & { capability?: Buffer; onProgress?: (p: RecoveryProgress) => void } = {}): Promise<void> {
     const { recoverBoard } = await import('./emulated-recovery.js');
-    await recoverBoard(this, imagesDir, options);
+    // The recovery client needs the recovery UART to itself; its boot lines resume after.
+    await this.console.suspend(RECOVERY_UART);
+    try {
+      await recoverBoard(this, imagesDir, options);
+    } finally {
+      await this.console.resume(RECOVERY_UART);
+    }
   }
 
   async attest(options: CallOptions = {}): Promise<AttestationOutcome> {
@@ -144,6 +161,8 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
         return this.#request('timings', spec.timings, options);
       case 'clear-capability':
         return this.#request('clear-capability', {}, options);
+      case 'await-settled':
+        return this.#request('await-settled', options.timeoutMs ? { timeoutMs: Math.max(1, Math.min(3_600_000, Math.floor(options.timeoutMs))) } : {}, options);
     }
   }
 
@@ -151,8 +170,21 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
     await this.#request('clock', { advanceMs: ms }, options);
   }
 
-  async errorReport(options: CallOptions = {}): Promise<unknown> {
-    return this.#request('error-report', {}, options);
+  /** The pending error report as a real board gives it: GET /telemetry (the emulator's documented JSON encoding). */
+  async errorReport(options: CallOptions & { capability?: Buffer } = {}): Promise<unknown> {
+    const endpoint = this.restEndpoint();
+    if (!endpoint) return this.#request('error-report', {}, options);
+    const rest = new DeviceRestClient({ baseUrl: endpoint.baseUrl, caPem: endpoint.caPem, ...(options.capability ? { capabilityImage: options.capability } : {}) });
+    try {
+      const blob = await rest.telemetry(options);
+      try {
+        return JSON.parse(blob.toString('utf8')) as unknown;
+      } catch (error) {
+        throw new RigError('device-fault', 'telemetry-unreadable', `board ${this.identity.id}: GET /telemetry is not the emulator's JSON error report: ${(error as Error).message}`);
+      }
+    } finally {
+      rest.close();
+    }
   }
 
   async close(): Promise<void> {

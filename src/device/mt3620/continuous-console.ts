@@ -1,14 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { BoardConsole } from '../board.js';
+import { DEBUG_UART } from '../console-channel.js';
 import { ConsoleError, ConsoleHistory, type ConsoleExpectOptions, type ConsoleLine } from '../console-history.js';
 
 /**
  * One console history for a real board across everything that takes its
- * debug UART away: USB re-enumeration after a power cycle (the tty comes back
- * as another ttyUSBn), the recovery strap (interface A is in bit-bang mode
- * while it is held). The serial `ConsoleLog` underneath is replaced each time;
- * callers see one sequence of lines, numbered without gaps or reuse, and an
- * `expect` simply keeps waiting while no UART is attached.
+ * UARTs away: USB re-enumeration after a power cycle (a tty comes back as
+ * another ttyUSBn), the recovery strap (interface A is in bit-bang mode while
+ * it is held), a recovery (which has the recovery UART to itself). Each
+ * channel (console-channel.ts: the debug UART, the recovery UART...) has its
+ * own serial `ConsoleLog` underneath, replaced each time; callers see one
+ * sequence of lines, numbered without gaps or reuse and tagged with their
+ * channel, and an `expect` simply keeps waiting while a UART is not attached.
+ * `attached` and `detached` events are about the debug UART, the driver's
+ * sign that interface A is usable.
  */
 export interface ConsoleLineSource {
   on(event: 'line', listener: (line: ConsoleLine) => void): unknown;
@@ -18,54 +23,76 @@ export interface ConsoleLineSource {
   close(): Promise<void>;
 }
 
+interface Attachment {
+  source: ConsoleLineSource;
+  unsubscribe: () => void;
+}
+
 export class ContinuousConsole extends EventEmitter<{ line: [line: ConsoleLine]; attached: []; detached: [] }> implements BoardConsole {
   readonly #name: string;
   readonly #history: ConsoleHistory;
-  #source: ConsoleLineSource | undefined;
-  #unsubscribe: (() => void) | undefined;
+  readonly #channels: string[];
+  readonly #attachments = new Map<string, Attachment>();
 
-  constructor(name: string, options: { maxLines?: number } = {}) {
+  /** `channels`: the outputs this board has (default the debug UART alone). */
+  constructor(name: string, options: { maxLines?: number; channels?: readonly string[] } = {}) {
     super();
     this.#name = name;
+    this.#channels = [...(options.channels ?? [DEBUG_UART])];
     this.#history = new ConsoleHistory(name, {
       maxLines: options.maxLines ?? 100_000,
-      timeoutNote: () => (this.attached ? '' : ' (the debug UART is not attached right now)'),
+      timeoutNote: () => {
+        const away = this.#channels.filter((channel) => !this.#attachments.has(channel));
+        return away.length ? ` (not attached right now: ${away.join(', ')})` : '';
+      },
     });
   }
 
+  /** Whether the debug UART (or the channel named) is attached. */
   get attached(): boolean {
-    return this.#source !== undefined;
+    return this.#attachments.has(DEBUG_UART);
+  }
+
+  isAttached(channel: string): boolean {
+    return this.#attachments.has(channel);
+  }
+
+  channels(): string[] {
+    return [...this.#channels];
   }
 
   get closed(): boolean {
     return this.#history.closed;
   }
 
-  /** Takes lines from this source from now on; a previous source is let go (not closed). */
-  attach(source: ConsoleLineSource): void {
+  /** Takes the channel's lines from this source from now on; a previous source of it is let go (not closed). */
+  attach(source: ConsoleLineSource, channel: string = DEBUG_UART): void {
     if (this.#history.closed) {
       void source.close();
       return;
     }
-    this.#letGo();
-    const onLine = (line: ConsoleLine): void => this.#record(line);
+    if (!this.#channels.includes(channel)) this.#channels.push(channel);
+    this.#letGo(channel);
+    const onLine = (line: ConsoleLine): void => this.#record(line, channel);
     const onClose = (): void => {
-      if (this.#source === source) this.#letGo();
+      if (this.#attachments.get(channel)?.source === source) this.#letGo(channel);
     };
     source.on('line', onLine);
     source.on('close', onClose);
-    this.#source = source;
-    this.#unsubscribe = () => {
-      source.off('line', onLine);
-      source.off('close', onClose);
-    };
-    this.emit('attached');
+    this.#attachments.set(channel, {
+      source,
+      unsubscribe: () => {
+        source.off('line', onLine);
+        source.off('close', onClose);
+      },
+    });
+    if (channel === DEBUG_UART) this.emit('attached');
   }
 
-  /** Lets go of the current source and closes it; the history stays. */
-  async detach(): Promise<void> {
-    const source = this.#source;
-    this.#letGo();
+  /** Lets go of the channel's current source and closes it; the history stays. */
+  async detach(channel: string = DEBUG_UART): Promise<void> {
+    const source = this.#attachments.get(channel)?.source;
+    this.#letGo(channel);
     await source?.close();
   }
 
@@ -83,19 +110,19 @@ export class ContinuousConsole extends EventEmitter<{ line: [line: ConsoleLine];
 
   async close(): Promise<void> {
     if (!this.#history.close(new ConsoleError('infra-error', 'console-closed', `console ${this.#name} was closed`))) return;
-    await this.detach();
+    await Promise.allSettled([...this.#attachments.keys()].map((channel) => this.detach(channel)));
   }
 
-  #letGo(): void {
-    if (!this.#source) return;
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
-    this.#source = undefined;
-    this.emit('detached');
+  #letGo(channel: string): void {
+    const attachment = this.#attachments.get(channel);
+    if (!attachment) return;
+    attachment.unsubscribe();
+    this.#attachments.delete(channel);
+    if (channel === DEBUG_UART) this.emit('detached');
   }
 
-  #record(from: ConsoleLine): void {
+  #record(from: ConsoleLine, channel: string): void {
     // Lines are renumbered here: each source numbers its own from 1.
-    this.emit('line', this.#history.record(from.text, from.timestamp));
+    this.emit('line', this.#history.record(from.text, from.timestamp, channel));
   }
 }

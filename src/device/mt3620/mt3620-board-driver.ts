@@ -21,9 +21,11 @@ import type { BoardPins } from '../board-pins.js';
 import { ConsoleLog } from '../console-log.js';
 import { recoverBoard, type RecoveryTimeouts } from '../recovery-client.js';
 import { DeviceRestClient } from '../rest/device-rest-client.js';
+import { DEBUG_UART, RECOVERY_UART } from '../console-channel.js';
 import { ContinuousConsole, type ConsoleLineSource } from './continuous-console.js';
 import { FtdiBoardPins, type TtyHooks } from './ftdi-board-pins.js';
 import { FtdiGpio } from './ftdi-gpio.js';
+import { FtdiLatencyTimers } from './ftdi-latency-timer.js';
 import type { PowerAction, PowerSwitch } from './power-command.js';
 import { REAL_ATTESTATION_WHY, RealBoardNotApplicable } from './real-board-not-applicable.js';
 import type { ServiceEndpoint, ServiceLinkProvider } from './service-link.js';
@@ -59,8 +61,19 @@ export interface Mt3620BoardOptions {
   source: UsbBoardSource;
   serviceLink: ServiceLinkProvider;
   power?: PowerSwitch | null;
-  /** The board's pins; default FTDI bit-bang on its USB device. */
-  pins?: (board: DiscoveredBoard, hooks: TtyHooks) => BoardPins & { close?(): Promise<void> };
+  /** The board's pins; default FTDI bit-bang on its USB device. `failSafe` runs at every attach. */
+  pins?: (board: DiscoveredBoard, hooks: TtyHooks) => AttachedPins;
+  /**
+   * Recovery line speed: low (115200 with RTS/CTS, switched in place; the
+   * default, the path known to work on real boards) or high (3,000,000).
+   */
+  recoverySpeed?: 'low' | 'high';
+  /** The FTDI latency timers, lowered to 1 ms for a recovery; default /sys. */
+  latencyTimers?: FtdiLatencyTimers;
+  /** After power on or a power cycle, how long the board may take to come back on USB. Default 30 s. */
+  powerOnAttachMs?: number;
+  /** How often discovery is asked again meanwhile (hot-plug may not reach a container). Default 1 s. */
+  rescanMs?: number;
   /** Opens the debug UART; default a ConsoleLog at 115200. */
   openConsole?: (path: string, options: WaitOptions) => Promise<ConsoleLineSource>;
   recoveryTimeouts?: Partial<RecoveryTimeouts>;
@@ -75,9 +88,14 @@ export interface Mt3620BoardOptions {
   onClosed?: (driver: Mt3620BoardDriver) => Promise<void>;
 }
 
+type AttachedPins = BoardPins & { close?(): Promise<void>; failSafe?(options: { timeoutMs?: number }): Promise<void> };
+
+/** The fail-safe at attach gets this long: a wedged chip must not hold up the rest of the attach. */
+const FAIL_SAFE_TIMEOUT_MS = 5_000;
+
 interface Attachment {
   board: DiscoveredBoard;
-  pins: BoardPins & { close?(): Promise<void> };
+  pins: AttachedPins;
   /** Ends this attachment's background work (console reopen, readiness polling). */
   ended: AbortController;
 }
@@ -99,8 +117,16 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
   /** Interfaces whose tty is away on purpose (held in bit-bang mode). */
   readonly #ttyAway = new Set<FtdiPort>();
   #probe: AbortController | undefined;
+  /** A power-on is waiting for the board to come back on USB. */
+  #awaitingAttach = false;
+  readonly #latency: FtdiLatencyTimers;
+  /** Wakes a power-on waiting for the board to come back on USB. */
+  readonly #attached = new EventEmitter<{ attached: [] }>();
   readonly #onAttach = (board: DiscoveredBoard): void => {
     if (board.usbSerial !== this.identity.usbSerial) return;
+    // Already attached at that bus address (a rescan got there first): nothing re-enumerated.
+    const current = this.#attachment?.board;
+    if (current && current.busNumber === board.busNumber && current.deviceAddress === board.deviceAddress) return;
     this.#attach(board, { timeoutMs: this.#options.linkTimeoutMs ?? 30_000 }).catch((error: unknown) =>
       log.warn('re-attaching the board failed', { board: this.identity.id, error: (error as Error).message }),
     );
@@ -116,7 +142,9 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     super();
     this.#options = options;
     this.identity = { id: options.id, driver: 'mt3620', deviceId: null, usbSerial: options.usbSerial, tags: options.tags ?? [], tenant: options.tenant ?? null };
-    this.console = new ContinuousConsole(options.id);
+    // What a real board prints: the 1BL and Pluton lines on the recovery UART, Microsoft's diagnostics on the debug UART.
+    this.console = new ContinuousConsole(options.id, { channels: [RECOVERY_UART, DEBUG_UART] });
+    this.#latency = options.latencyTimers ?? new FtdiLatencyTimers();
     this.console.on('detached', () => this.#consoleLost());
     this.#offlineReason = `USB serial ${options.usbSerial} is not attached to this host`;
   }
@@ -224,9 +252,14 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     if (!tty) throw new RigError('infra-error', 'recovery-uart-missing', `board ${this.identity.id}: no tty for interface D (the recovery UART)`);
     this.#probe?.abort();
     this.#setState('rom-recovery');
+    // The recovery client needs the recovery UART to itself; its boot lines are read again after.
+    await this.console.detach(RECOVERY_UART);
+    // Recovery (D) and console (A) at 1 ms latency for the recovery, then back to what they were.
+    const restoreLatency = await this.#latency.lower([tty, this.#ttyPath(attachment.board.ttys.A)].filter((t): t is string => t !== undefined));
     try {
       const result = await recoverBoard({
         port: tty,
+        lowSpeed: (this.#options.recoverySpeed ?? 'low') === 'low',
         images: imagesDir,
         capability: options.capability,
         pins: attachment.pins,
@@ -243,6 +276,9 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     } catch (error) {
       this.#setState('unknown');
       throw error;
+    } finally {
+      await restoreLatency();
+      if (this.#attachment === attachment) await this.#openRecoveryConsole(attachment.ended.signal);
     }
   }
 
@@ -282,20 +318,25 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
       releasing: async (port) => {
         this.#ttyAway.add(port);
         if (port === 'A') await this.console.detach();
+        if (port === 'D') await this.console.detach(RECOVERY_UART);
       },
       returned: (port) => {
         this.#ttyAway.delete(port);
         if (port === 'A') void this.#openConsole(ended.signal).catch(() => undefined);
+        if (port === 'D') void this.#openRecoveryConsole(ended.signal);
       },
     };
     const pins = (this.#options.pins ?? defaultPins(this.#options))(board, hooks);
     this.#attachment = { board, pins, ended };
     this.#poweredOff = false;
+    this.#attached.emit('attached');
     log.info('real board attached', { board: this.identity.id, usbSerial: board.usbSerial, portPath: board.portPath, ttys: ttyList(board) });
     if (board.usbAccess !== 'ok') log.warn('no access to the board’s USB device: reset, recovery strap and recovery will fail', { board: this.identity.id, usbAccess: board.usbAccess });
     for (const warning of board.warnings) log.warn('board discovery warning', { board: this.identity.id, warning });
     this.#setState('booting');
+    if (board.usbAccess === 'ok') await this.#failSafe(pins);
     await this.#openConsole(ended.signal);
+    await this.#openRecoveryConsole(ended.signal);
     await this.#bringUpLink(board, options);
     this.#awaitReady();
   }
@@ -311,9 +352,25 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     this.#client?.close();
     this.#client = undefined;
     this.#endpoint = undefined;
-    await Promise.allSettled([this.console.detach(), attachment.pins.close?.(), this.#options.serviceLink.release(this.identity.usbSerial!)]);
+    await Promise.allSettled([
+      this.console.detach(),
+      this.console.detach(RECOVERY_UART),
+      attachment.pins.close?.(),
+      this.#options.serviceLink.release(this.identity.usbSerial!),
+    ]);
     log.info('real board detached', { board: this.identity.id, why });
-    this.#setState(this.#poweredOff ? 'off' : 'offline');
+    // A power-on that began meanwhile owns the state now (booting until the board is back).
+    if (!this.#attachment && !this.#awaitingAttach) this.#setState(this.#poweredOff ? 'off' : 'offline');
+  }
+
+  /** Whatever a crashed daemon or a timed-out transfer left behind: UART mode and ftdi_sio on the interfaces the rig drives. */
+  async #failSafe(pins: AttachedPins): Promise<void> {
+    if (!pins.failSafe) return;
+    try {
+      await pins.failSafe({ timeoutMs: FAIL_SAFE_TIMEOUT_MS });
+    } catch (error) {
+      log.warn('FTDI fail-safe at attach failed: the board may be held in reset or strapped for recovery', { board: this.identity.id, error: (error as Error).message });
+    }
   }
 
   async #bringUpLink(board: DiscoveredBoard, options: WaitOptions): Promise<void> {
@@ -360,6 +417,27 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     }
   }
 
+  /**
+   * Reads the recovery UART between recoveries: the 1BL and Pluton lines every boot prints
+   * there are how a rig sees a board start. A recovery takes the port to itself meanwhile.
+   * Not there or not openable: said once, and the console goes on without it.
+   */
+  async #openRecoveryConsole(ended: AbortSignal): Promise<void> {
+    const path = this.#ttyPath(this.#attachment?.board.ttys.D);
+    if (!path || ended.aborted || this.#closed || this.#ttyAway.has('D') || this.console.isAttached(RECOVERY_UART)) return;
+    const open = this.#options.openConsole ?? defaultOpenConsole(this.identity.id);
+    try {
+      const source = await open(path, { timeoutMs: 5_000, signal: ended });
+      if (ended.aborted || this.#closed || this.#ttyAway.has('D')) {
+        await source.close();
+        return;
+      }
+      this.console.attach(source, RECOVERY_UART);
+    } catch (error) {
+      log.warn('recovery UART not readable: boot lines will not be seen', { board: this.identity.id, path, error: (error as Error).message });
+    }
+  }
+
   /** The console's UART went away without us taking it: reopen unless the board itself left. */
   #consoleLost(): void {
     const attachment = this.#attachment;
@@ -392,7 +470,68 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     }
     this.#poweredOff = false;
     this.#setState('booting');
-    if (this.#attachment) this.#awaitReady();
+    if (this.#attachment) {
+      this.#awaitReady();
+      return;
+    }
+    await this.#awaitAttach(action, options);
+  }
+
+  /**
+   * After power on, the board's FTDI enumerates afresh: wait for it, asking
+   * discovery again every `rescanMs` (hot-plug events may not reach a
+   * container), but not for ever: a board that does not come back is an
+   * error naming what to check.
+   */
+  async #awaitAttach(action: PowerAction, options: CallOptions): Promise<void> {
+    const limitMs = Math.min(options.timeoutMs ?? Infinity, this.#options.powerOnAttachMs ?? 30_000);
+    const deadline = new Deadline(limitMs);
+    const rescanMs = this.#options.rescanMs ?? 1_000;
+    this.#awaitingAttach = true;
+    try {
+      await this.#attachWithin(action, options, deadline, limitMs, rescanMs);
+    } finally {
+      this.#awaitingAttach = false;
+    }
+  }
+
+  async #attachWithin(action: PowerAction, options: CallOptions, deadline: Deadline, limitMs: number, rescanMs: number): Promise<void> {
+    while (!this.#attachment) {
+      if (this.#closed) throw new RigError('infra-error', 'board-closed', `board ${this.identity.id} is closed`);
+      if (options.signal?.aborted) throw new RigError('cancelled', 'cancelled', `board ${this.identity.id}: waiting for it on USB after power ${action} was cancelled`);
+      if (deadline.expired()) {
+        this.#setState('offline');
+        throw new RigError(
+          'infra-error',
+          'board-not-back-after-power-on',
+          `board ${this.identity.id}: powered ${action === 'cycle' ? 'cycled' : 'on'}, but USB serial ${this.identity.usbSerial} did not appear on USB within ${limitMs} ms; check the power command (does it switch this board's port? uhubctl needs -r N on Linux), the cable and the hub, and \`sphere-rig boards discover\``,
+          { usbSerial: this.identity.usbSerial, waitedMs: limitMs },
+        );
+      }
+      const found = await this.#options.source
+        .find(this.identity.usbSerial!, { timeoutMs: Math.max(1, Math.min(10_000, deadline.remainingMs())), signal: options.signal })
+        .catch(() => undefined);
+      if (this.#attachment) break;
+      if (found) {
+        await this.#attach(found, { timeoutMs: this.#options.linkTimeoutMs ?? 30_000, signal: options.signal });
+        break;
+      }
+      await this.#nextAttachOrRescan(Math.min(rescanMs, Math.max(1, deadline.remainingMs())), options.signal);
+    }
+  }
+
+  #nextAttachOrRescan(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#attached.off('attached', done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#attached.once('attached', done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** Polls GET /status in the background until the board answers: then it is ready. */

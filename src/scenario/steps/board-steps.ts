@@ -1,5 +1,6 @@
 import type { FaultSpec } from '../../device/board.js';
 import { RigError } from '../../util/failure.js';
+import { pollUntil } from './poll-until.js';
 import { defineStep } from '../step-type.js';
 import { expectRefusal } from './device-error-of.js';
 
@@ -57,10 +58,11 @@ interface ReportEvent {
   count: number;
 }
 
-export const collectErrorReportsStep = defineStep<{ expect?: Array<{ eventClass: string; match?: string; minCount?: number }>; absent?: string[] }>({
+export const collectErrorReportsStep = defineStep<{ expect?: Array<{ eventClass: string; match?: string; minCount?: number }>; absent?: string[]; within?: number; capability?: string }>({
   type: 'collect-error-reports',
   needsPower: true,
-  description: "Fetch the board's pending error report into the run record; optionally require or forbid event classes",
+  description:
+    "Fetch the board's pending error report into the run record; optionally require or forbid event classes; with within, fetch again until every expected event is there (a board announces none)",
   schema: {
     properties: {
       expect: {
@@ -73,19 +75,27 @@ export const collectErrorReportsStep = defineStep<{ expect?: Array<{ eventClass:
         },
       },
       absent: { type: 'array', items: { type: 'string' } },
+      within: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+      capability: { type: 'string', description: 'artefact of a capability image (FieldServicing or AppDevelopment) sent with the request, as GET /telemetry needs' },
     },
   },
   defaultTimeoutMs: 30_000,
-  run: async ({ expect, absent }, context) => {
-    const report = (await context.board.errorReport({ signal: context.signal, timeoutMs: context.remainingMs() })) as { events?: ReportEvent[] };
+  run: async ({ expect, absent, within, capability }, context) => {
+    const capabilityImage = capability ? context.run.artefact(capability).images[0] : undefined;
+    const counted = (events: ReportEvent[]) =>
+      (expect ?? []).map((wanted) => {
+        const pattern = wanted.match ? new RegExp(wanted.match) : undefined;
+        const hits = events.filter((e) => e.eventClass === wanted.eventClass && (!pattern || pattern.test(e.description)));
+        return { wanted, count: hits.reduce((sum, e) => sum + e.count, 0) };
+      });
+    const report = await pollUntil(
+      async () => (await context.board.errorReport({ signal: context.signal, timeoutMs: context.remainingMs(), ...(capabilityImage ? { capability: capabilityImage } : {}) })) as { events?: ReportEvent[] },
+      (answer) => counted(answer.events ?? []).every(({ wanted, count }) => count >= (wanted.minCount ?? 1)),
+      { withinMs: within ?? 0, signal: context.signal },
+    );
     context.run.errorReports.push(report);
     const events = report.events ?? [];
-    for (const wanted of expect ?? []) {
-      const pattern = wanted.match ? new RegExp(wanted.match) : undefined;
-      const hits = events.filter((e) => e.eventClass === wanted.eventClass && (!pattern || pattern.test(e.description)));
-      const count = hits.reduce((sum, e) => sum + e.count, 0);
-      context.measure(`${wanted.eventClass} events`, count, { min: wanted.minCount ?? 1 });
-    }
+    for (const { wanted, count } of counted(events)) context.measure(`${wanted.eventClass} events`, count, { min: wanted.minCount ?? 1 });
     for (const eventClass of absent ?? []) {
       const hit = events.find((e) => e.eventClass === eventClass);
       if (hit) throw new RigError('test-failed', 'unexpected-error-report', `error report has ${eventClass}: ${hit.description}`);

@@ -1,7 +1,12 @@
 import { RigError } from '../../util/failure.js';
-import { BOARD_STATES, type BoardState } from '../../device/board.js';
+import { BOARD_STATES, NotApplicableError, type Board, type BoardState } from '../../device/board.js';
+import { CONSOLE_CHANNEL_PATTERN, isEmulatorOnly } from '../../device/console-channel.js';
+import { DeviceRestClient } from '../../device/rest/device-rest-client.js';
 import { defineStep, type StepContext } from '../step-type.js';
 import { imageIdOf } from './artefact-steps.js';
+import { pollUntil } from './poll-until.js';
+
+const WITHIN = { type: 'integer', minimum: 0, maximum: 3_600_000, description: 'keep asking the board for up to this many ms until the answer is right (default 0: ask once)' } as const;
 
 /** Checks on what the board shows: console lines, state, OS version, apps. */
 type Since = 'previous-step' | 'this-step' | 'run';
@@ -19,11 +24,27 @@ function sinceMark(context: StepContext, since: Since | undefined): number {
   }
 }
 
-export const expectConsoleStep = defineStep<{ pattern: string; since?: Since; absent?: boolean; flags?: string }>({
+/**
+ * The channels a step looks at: the one it names, or every channel the board
+ * has that a real board has too. The emulator-only trace is never looked at
+ * unless asked for, and asking for it on a board without it is not-applicable.
+ */
+function channelsFor(board: Board, channel: string | undefined): string[] | undefined {
+  const available = board.console.channels?.();
+  if (!available) return undefined; // one untagged port: every line is from it
+  if (channel === undefined) return available.filter((c) => !isEmulatorOnly(c));
+  if (!available.includes(channel)) {
+    if (isEmulatorOnly(channel)) throw new NotApplicableError(`the console channel ${channel}`, `${board.identity.driver} (or trace-less)`);
+    throw new RigError('infra-error', 'no-such-channel', `board ${board.identity.id} has no console channel ${channel}; it has ${available.join(', ')}`);
+  }
+  return [channel];
+}
+
+export const expectConsoleStep = defineStep<{ pattern: string; since?: Since; absent?: boolean; flags?: string; channel?: string }>({
   type: 'expect-console',
   needsPower: (p) => !p.absent,
   description:
-    'Wait for a console line matching a regular expression, looking back to the start of the previous step (since: previous-step), this step, or the run; with absent: true, fail if such a line appeared',
+    'Wait for a line matching a regular expression on a board output (channel: recovery-uart, debug-uart, app-output, app-uart:NAME, or the emulator-only emulator-trace; default every real-board channel), looking back to the start of the previous step (since: previous-step), this step, or the run; with absent: true, fail if such a line appeared',
   schema: {
     required: ['pattern'],
     properties: {
@@ -31,10 +52,11 @@ export const expectConsoleStep = defineStep<{ pattern: string; since?: Since; ab
       since: { enum: ['previous-step', 'this-step', 'run'] },
       absent: { type: 'boolean' },
       flags: { type: 'string', pattern: '^[imsu]*$' },
+      channel: { type: 'string', pattern: CONSOLE_CHANNEL_PATTERN },
     },
   },
   defaultTimeoutMs: 30_000,
-  run: async ({ pattern, since, absent, flags }, context) => {
+  run: async ({ pattern, since, absent, flags, channel }, context) => {
     let regex: RegExp;
     try {
       regex = new RegExp(pattern, flags);
@@ -42,15 +64,16 @@ export const expectConsoleStep = defineStep<{ pattern: string; since?: Since; ab
       throw new RigError('infra-error', 'bad-pattern', `pattern ${JSON.stringify(pattern)} is not a regular expression: ${(error as Error).message}`);
     }
     const from = sinceMark(context, since);
+    const channels = channelsFor(context.board, channel);
     if (absent) {
-      const hit = context.board.console.lines(from).find((line) => regex.test(line.text));
+      const hit = context.board.console.lines(from).find((line) => (!channels || channels.includes(line.channel ?? '')) && regex.test(line.text));
       if (hit) {
         context.matched(hit);
         throw new RigError('test-failed', 'console-line-present', `console showed ${JSON.stringify(hit.text)}, which must not appear`);
       }
       return;
     }
-    const line = await context.board.console.expect(regex, { since: from, timeoutMs: context.remainingMs(), signal: context.signal });
+    const line = await context.board.console.expect(regex, { since: from, timeoutMs: context.remainingMs(), signal: context.signal, ...(channels ? { channels } : {}) });
     context.matched(line);
   },
 });
@@ -58,11 +81,14 @@ export const expectConsoleStep = defineStep<{ pattern: string; since?: Since; ab
 export const expectStateStep = defineStep<{ state: BoardState }>({
   type: 'expect-state',
   needsPower: (p) => p.state !== 'off' && p.state !== 'offline',
-  description: 'Wait until the board is in a state (ready, off, rom-recovery, hung...)',
+  description: 'Wait until the board is in a state (ready, off, rom-recovery, hung...); ready also needs its device REST API to answer, which is how a real board shows services up',
   schema: { required: ['state'], properties: { state: { enum: [...BOARD_STATES] } } },
   defaultTimeoutMs: 60_000,
   run: async ({ state }, { board, signal, remainingMs }) => {
-    if (board.state() === state) return;
+    if (board.state() === state) {
+      if (state === 'ready') await requireServicesUp(board, { signal, timeoutMs: remainingMs() });
+      return;
+    }
     await new Promise<void>((resolve, reject) => {
       const onState = (s: BoardState) => {
         if (s !== state) return;
@@ -75,41 +101,64 @@ export const expectStateStep = defineStep<{ state: BoardState }>({
     // The state event may race the first check: confirm with the board itself.
     const info = await board.info({ signal, timeoutMs: remainingMs() });
     if (info.state !== state) throw new RigError('test-failed', 'state-mismatch', `board is ${info.state}, expected ${state}`);
+    if (state === 'ready') await requireServicesUp(board, { signal, timeoutMs: remainingMs() });
   },
 });
 
-export const expectOsVersionStep = defineStep<{ version: string }>({
+/** Services up, as a real board shows it: its device REST API answers. */
+async function requireServicesUp(board: Board, options: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
+  const endpoint = board.restEndpoint();
+  if (!endpoint) return;
+  const rest = new DeviceRestClient({ baseUrl: endpoint.baseUrl, caPem: endpoint.caPem });
+  try {
+    await rest.osVersion(options);
+  } catch (error) {
+    throw new RigError('test-failed', 'services-down', `board is ready but its device REST API does not answer: ${(error as Error).message}`, {}, { cause: error });
+  } finally {
+    rest.close();
+  }
+}
+
+export const expectOsVersionStep = defineStep<{ version: string; within?: number }>({
   type: 'expect-os-version',
   needsPower: true,
-  description: 'The board runs this OS version',
-  schema: { required: ['version'], properties: { version: { type: 'string', minLength: 1 } } },
+  description: 'The board runs this OS version (asked over its device REST API; with within, until it does)',
+  schema: { required: ['version'], properties: { version: { type: 'string', minLength: 1 }, within: WITHIN } },
   defaultTimeoutMs: 30_000,
-  run: async ({ version }, context) => {
-    const info = await context.board.info({ signal: context.signal, timeoutMs: context.remainingMs() });
+  run: async ({ version, within }, context) => {
+    const info = await pollUntil(
+      () => context.board.info({ signal: context.signal, timeoutMs: context.remainingMs() }),
+      (answer) => answer.osVersion === version,
+      { withinMs: within ?? 0, signal: context.signal },
+    );
     context.measure('os-version', info.osVersion ?? 'none', { equals: version });
   },
 });
 
-export const expectAppStateStep = defineStep<{ componentId: string; state: string; imageOf?: string }>({
+export const expectAppStateStep = defineStep<{ componentId: string; state: string; imageOf?: string; within?: number }>({
   type: 'expect-app-state',
   needsPower: true,
-  description: "An app is in a state (running, stopped, debugging, notPresent); with imageOf, it runs the image of that artefact",
+  description: "An app is in a state (running, stopped, debugging, notPresent); with imageOf, it runs the image of that artefact; with within, wait until it does",
   schema: {
     required: ['componentId', 'state'],
     properties: {
       componentId: { type: 'string', pattern: '^[0-9a-fA-F-]{36}$' },
       state: { enum: ['running', 'stopped', 'debugging', 'notPresent'] },
       imageOf: { type: 'string' },
+      within: WITHIN,
     },
   },
   defaultTimeoutMs: 30_000,
-  run: async ({ componentId, state, imageOf }, context) => {
-    const info = await context.board.info({ signal: context.signal, timeoutMs: context.remainingMs() });
-    const app = info.apps.find((a) => a.componentId.toLowerCase() === componentId.toLowerCase());
+  run: async ({ componentId, state, imageOf, within }, context) => {
+    const expectedImage = imageOf ? imageIdOf(context.run.artefact(imageOf).images[0]!) : undefined;
+    const appOf = (info: Awaited<ReturnType<Board['info']>>) => info.apps.find((a) => a.componentId.toLowerCase() === componentId.toLowerCase());
+    const info = await pollUntil(
+      () => context.board.info({ signal: context.signal, timeoutMs: context.remainingMs() }),
+      (answer) => (appOf(answer)?.state ?? 'notPresent') === state && (!expectedImage || appOf(answer)?.imageId === expectedImage),
+      { withinMs: within ?? 0, signal: context.signal },
+    );
+    const app = appOf(info);
     context.measure(`app ${componentId} state`, app?.state ?? 'notPresent', { equals: state });
-    if (imageOf) {
-      const expected = imageIdOf(context.run.artefact(imageOf).images[0]!);
-      context.measure(`app ${componentId} image`, app?.imageId ?? 'none', { equals: expected });
-    }
+    if (expectedImage) context.measure(`app ${componentId} image`, app?.imageId ?? 'none', { equals: expectedImage });
   },
 });

@@ -6,7 +6,7 @@ import { expectAppStateStep, expectConsoleStep, expectOsVersionStep, expectState
 import { powerCutSweepStep } from './power-cut-sweep.js';
 import { recoverStep } from './recovery-steps.js';
 import { bringUpStep } from './bring-up-step.js';
-import { appControlStep, restartStep, sideloadStep } from './rest-steps.js';
+import { appControlStep, clearErrorReportsStep, restartStep, sideloadStep } from './rest-steps.js';
 import { powerCycleStep, powerStep, resetStep, strapStep, waitStep } from './power-steps.js';
 
 /** Every built-in step type, in the order `sphere-rig scenario steps` lists them. */
@@ -28,6 +28,7 @@ export const BUILTIN_STEPS: ReadonlyArray<StepType<never>> = [
   faultStep,
   advanceClockStep,
   collectErrorReportsStep,
+  clearErrorReportsStep,
   powerCutSweepStep,
   attestStep,
   verifyCertificateStep,

@@ -13,20 +13,14 @@ interface SweepInfo extends BoardInfo {
   trial?: boolean;
 }
 
+/** The board once its boot and any update trial are over, or bricked. */
 async function settled(board: Board, context: StepContext): Promise<SweepInfo> {
-  for (;;) {
-    const mark = board.console.mark();
-    const info = (await board.info({ signal: context.signal, timeoutMs: context.remainingMs() })) as SweepInfo;
-    if (info.state === 'ready' && !info.trial && !info.apps.some((a) => (a as { trial?: boolean }).trial)) return info;
-    if (info.state === 'broken') {
-      throw new RigError('test-failed', 'bricked', `board is ${info.state} after a power cut: no bootable image set`);
-    }
-    await board.console.expect(/^\[OS\] (update committed|app .* update committed|services up)|^\[ROM\] no bootable/, {
-      since: mark,
-      timeoutMs: context.remainingMs(),
-      signal: context.signal,
-    });
+  const info = (await board.fault({ kind: 'await-settled' }, { signal: context.signal, timeoutMs: context.remainingMs() })) as unknown as SweepInfo;
+  // The emulator's own word for stuck in ROM without a bootable set.
+  if ((info.state as string) === 'rom-wait') {
+    throw new RigError('test-failed', 'bricked', `board is stuck in ROM after a power cut: no bootable image set`);
   }
+  return info;
 }
 
 function waitForState(board: Board, state: string, signal: AbortSignal): Promise<void> {

@@ -44,15 +44,16 @@ export const sideloadStep = defineStep<{ artefact: string; expectError?: number;
   },
 });
 
-export const appControlStep = defineStep<{ componentId: string; action: 'start' | 'stop' | 'remove'; expectState?: string; capability?: string }>({
+export const appControlStep = defineStep<{ componentId: string; action: 'start' | 'start-debug' | 'stop' | 'remove'; expectState?: string; capability?: string }>({
   type: 'app',
   needsPower: true,
-  description: 'Start, stop or remove an app over the REST API; optionally check the state it reports after',
+  description:
+    "Start, stop or remove an app over the REST API; start-debug starts it in debug mode (needs AppDevelopment), which sends its output to the board's debug output port (console channel app-output); optionally check the state it reports after",
   schema: {
     required: ['componentId', 'action'],
     properties: {
       componentId: { type: 'string', pattern: '^[0-9a-fA-F-]{36}$' },
-      action: { enum: ['start', 'stop', 'remove'] },
+      action: { enum: ['start', 'start-debug', 'stop', 'remove'] },
       expectState: { enum: ['running', 'stopped', 'debugging', 'notPresent'] },
       capability: { type: 'string', description: 'artefact of a capability image sent in the AZSPHERE-CAPABILITIES header' },
     },
@@ -63,7 +64,7 @@ export const appControlStep = defineStep<{ componentId: string; action: 'start' 
     const options = { signal: context.signal, timeoutMs: context.remainingMs() };
     try {
       if (p.action === 'remove') await client.removeApp(p.componentId, options);
-      else await client.setAppState(p.componentId, p.action, options);
+      else await client.setAppState(p.componentId, p.action === 'start-debug' ? 'startDebug' : p.action, options);
       if (p.expectState) context.measure(`app ${p.componentId} state`, await client.appStatus(p.componentId, options), { equals: p.expectState });
     } finally {
       client.close();
@@ -81,6 +82,22 @@ export const restartStep = defineStep<Record<string, never>>({
     const client = restClient(context);
     try {
       await client.restart({ signal: context.signal, timeoutMs: context.remainingMs() });
+    } finally {
+      client.close();
+    }
+  },
+});
+
+export const clearErrorReportsStep = defineStep<{ capability?: string }>({
+  type: 'clear-error-reports',
+  needsPower: true,
+  description: "Clear the board's pending error report (DELETE /telemetry, which needs a FieldServicing or AppDevelopment capability: name its artefact), so later checks see only what this run caused",
+  schema: { properties: { capability: { type: 'string', description: 'artefact of a capability image sent in the AZSPHERE-CAPABILITIES header' } } },
+  defaultTimeoutMs: 30_000,
+  run: async (p, context) => {
+    const client = restClient(context, p.capability ? context.run.artefact(p.capability).images[0] : undefined);
+    try {
+      await client.clearTelemetry({ signal: context.signal, timeoutMs: context.remainingMs() });
     } finally {
       client.close();
     }

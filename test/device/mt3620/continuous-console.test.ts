@@ -46,11 +46,32 @@ describe('a continuous console over replaced UARTs', () => {
     expect((await waiting).seq).to.equal(1);
   });
 
+  it('keeps the recovery and debug UARTs apart: each line tagged, each channel attached and detached on its own', async () => {
+    const console = new ContinuousConsole('bench-1', { channels: ['recovery-uart', 'debug-uart'] });
+    const debug = new Source();
+    const recovery = new Source();
+    console.attach(debug);
+    console.attach(recovery, 'recovery-uart');
+    recovery.say('[1BL] BOOT: 70900000/00000001/01000000');
+    debug.say('diagnostics');
+    expect(console.lines().map((l) => [l.channel, l.text])).to.deep.equal([
+      ['recovery-uart', '[1BL] BOOT: 70900000/00000001/01000000'],
+      ['debug-uart', 'diagnostics'],
+    ]);
+    // A recovery takes the recovery UART: the debug UART stays, and an expect on the recovery UART says what is missing.
+    await console.detach('recovery-uart');
+    expect(recovery.closed).to.equal(true);
+    expect([console.attached, console.isAttached('recovery-uart')]).to.deep.equal([true, false]);
+    const error = await console.expect('x', { timeoutMs: 20, channels: ['recovery-uart'] }).then(() => undefined, (e: unknown) => e);
+    expect((error as Error).message).to.contain('not attached right now: recovery-uart');
+    expect(console.channels()).to.deep.equal(['recovery-uart', 'debug-uart']);
+  });
+
   it('an expect that runs out while no UART is attached says so', async () => {
     const console = new ContinuousConsole('bench-1');
     const error = await console.expect('never', { timeoutMs: 20 }).then(() => undefined, (e: unknown) => e);
     expect(error).to.deep.include({ failureClass: 'timeout', code: 'console-expect-timeout' });
-    expect((error as Error).message).to.contain('the debug UART is not attached right now');
+    expect((error as Error).message).to.contain('not attached right now: debug-uart');
   });
 
   it('close fails pending expects, closes the source and refuses later sources', async () => {
