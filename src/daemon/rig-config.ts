@@ -27,6 +27,8 @@ export interface RigBoardConfig {
   restUrl?: string;
   /** Real boards: recovery imaging at 115200 with RTS/CTS (low, default) or 3,000,000 (high); else `realBoards.recoverySpeed`. */
   recoverySpeed?: 'low' | 'high';
+  /** Real boards: UARTs an app drives, wired to USB serial adapters of their own: name -> serial device path (console channel app-uart:NAME). */
+  appUarts?: Record<string, string>;
 }
 
 export interface RigConfig {
@@ -128,6 +130,12 @@ const schema = {
           reset: { type: 'object', additionalProperties: false, properties: { interface: { enum: ['B', 'D'] } } },
           restUrl: { type: 'string', pattern: '^https://' },
           recoverySpeed: { enum: ['low', 'high'] },
+          appUarts: {
+            type: 'object',
+            maxProperties: 8,
+            propertyNames: { pattern: '^[A-Za-z0-9_-]{1,40}$' },
+            additionalProperties: { type: 'string', pattern: '^/dev/', maxLength: 4096 },
+          },
         },
       },
     },
@@ -164,6 +172,9 @@ export function parseRigConfig(text: string, source: string): RigConfig {
       }
     }
     if (board.driver === 'mt3620' && !board.usbSerial) throw new InputError('rig-invalid', `${where}: a real board needs usbSerial (bind by serial, never by /dev/ttyUSBn)`);
+    if (board.driver === 'emulated' && board.appUarts) {
+      throw new InputError('rig-invalid', `${where}.appUarts: applies to mt3620 boards only (an emulated board offers its apps' UART as console channel app-uart:isu0)`);
+    }
     if (board.driver === 'emulated' && board.recoverySpeed) {
       throw new InputError('rig-invalid', `${where}.recoverySpeed: applies to mt3620 boards only (emulated boards recover at 3,000,000 baud)`);
     }

@@ -11,6 +11,8 @@ export type AppState = 'running' | 'stopped' | 'debugging';
 
 export interface AppEvents {
   line(text: string): void;
+  /** A line written to the app's ISU UART. */
+  uartLine(text: string): void;
   exited(code: number): void;
   crashed(signal: number, signalCode: number): void;
   connect(host: string, allowed: boolean): void;
@@ -51,6 +53,10 @@ export class AppInstance {
     for (const entry of b.log ?? []) {
       if (typeof entry === 'string') at(0, () => this.events.line(entry));
       else at(entry.afterMs, () => this.events.line(entry.line));
+    }
+    for (const entry of b.uartLog ?? []) {
+      if (typeof entry === 'string') at(0, () => this.events.uartLine(entry));
+      else at(entry.afterMs, () => this.events.uartLine(entry.line));
     }
     if (b.repeatLog) {
       const { everyMs, line, count } = b.repeatLog;

@@ -3,6 +3,7 @@ import type { BoardServiceFactory } from './emulator-host.js';
 import { recoveryRomService } from './recovery/recovery-rom-service.js';
 import { restService } from './rest/rest-service.js';
 import { appOutputService } from './surfaces/app-output-service.js';
+import { appUartService } from './surfaces/app-uart-service.js';
 import { emulatorTraceService } from './surfaces/emulator-trace-service.js';
 
 /**
@@ -14,5 +15,6 @@ export const DEFAULT_BOARD_SERVICES: BoardServiceFactory[] = [
   attestationService,
   recoveryRomService,
   appOutputService,
+  appUartService,
   emulatorTraceService,
 ];

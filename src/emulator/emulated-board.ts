@@ -62,6 +62,8 @@ export interface BoardEvents {
   diagnostics: [line: string];
   /** Output of an app started in debug mode (TCP 2342 over the service link on a real board). */
   'app-output': [componentId: string, text: string];
+  /** What an app writes to its ISU UART (wired on a bench to its own USB serial adapter). */
+  'app-uart': [componentId: string, text: string];
   /** A trial (OS or app update) was committed after its health window. */
   committed: [];
   state: [state: BoardState];
@@ -597,6 +599,10 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
         this.#say(`[APP] ${id}: ${text}`);
         // Only a debugged app's output leaves the device (the debug output port).
         if (instance.state === 'debugging') this.emit('app-output', id, text);
+      },
+      uartLine: (text) => {
+        this.#say(`[APP] ${id} UART: ${text}`);
+        this.emit('app-uart', id, text);
       },
       exited: (code) => this.#appEnded(generation, instance, { exitCode: code }),
       crashed: (signal, signalCode) => this.#appEnded(generation, instance, { signal, signalCode }),

@@ -6,7 +6,10 @@ import { FormatError } from '../image/format-error.js';
  * `emu/behaviour.json` in its ASXipFS, saying what the app does once started.
  * Apps without one (real SDK images) run as idle processes. Schema (all optional):
  *
- *   log         lines to print, each {afterMs, line} or a plain string (at start)
+ *   log         lines to print, each {afterMs, line} or a plain string (at start): the app's
+ *               output, seen on its debug output port when started in debug mode
+ *   uartLog     lines the app writes to its ISU UART, which a bench wires to its own USB
+ *               serial adapter (the emulator offers it as the board's appUart pty)
  *   repeatLog   {everyMs, line, count?}: a line every everyMs ms; "{n}" is replaced by a counter
  *   exit        {afterMs, code}: exit with code 0..255 (the OS restarts the app)
  *   crash       {afterMs, signal, signalCode?}: die with a signal (the OS restarts the app)
@@ -20,6 +23,7 @@ export const BEHAVIOUR_PATH = 'emu/behaviour.json';
 
 export interface AppBehaviour {
   log?: Array<string | { afterMs: number; line: string }>;
+  uartLog?: Array<string | { afterMs: number; line: string }>;
   repeatLog?: { everyMs: number; line: string; count?: number };
   exit?: { afterMs: number; code: number };
   crash?: { afterMs: number; signal: number; signalCode?: number };
@@ -29,20 +33,22 @@ export interface AppBehaviour {
 }
 
 const ms = { type: 'number', minimum: 0, maximum: 31_536_000_000 };
+const timedLines = {
+  type: 'array',
+  maxItems: 1000,
+  items: {
+    anyOf: [
+      { type: 'string', maxLength: 4096 },
+      { type: 'object', additionalProperties: false, required: ['afterMs', 'line'], properties: { afterMs: ms, line: { type: 'string', maxLength: 4096 } } },
+    ],
+  },
+} as const;
 const schema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    log: {
-      type: 'array',
-      maxItems: 1000,
-      items: {
-        anyOf: [
-          { type: 'string', maxLength: 4096 },
-          { type: 'object', additionalProperties: false, required: ['afterMs', 'line'], properties: { afterMs: ms, line: { type: 'string', maxLength: 4096 } } },
-        ],
-      },
-    },
+    log: timedLines,
+    uartLog: timedLines,
     repeatLog: {
       type: 'object',
       additionalProperties: false,

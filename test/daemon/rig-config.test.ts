@@ -49,4 +49,19 @@ describe('rig file', () => {
       expect(refusal('127.0.0.1:65536').message).to.include('port 65536 is not in 0..65535');
     });
   });
+
+  it('reads bench-wired app UARTs of a real board, refuses them on an emulated one, and keeps the emulator trace setting', () => {
+    const rig = parseRigConfig(
+      `name: r\nemulator:\n  boards: 1\n  trace: false\nboards:\n  - { id: b, driver: mt3620, usbSerial: AS1, appUarts: { sensor: /dev/serial/by-id/usb-FTDI_FT232R-if00 } }\n  - { id: e, driver: emulated, emulatorBoard: 0 }\n`,
+      'r.yaml',
+    );
+    expect(rig.boards[0]!.appUarts).to.deep.equal({ sensor: '/dev/serial/by-id/usb-FTDI_FT232R-if00' });
+    expect(rig.emulator?.trace).to.equal(false);
+    const emulatedWithUart = `name: r\nemulator:\n  boards: 1\nboards:\n  - { id: e, driver: emulated, emulatorBoard: 0, appUarts: { sensor: /dev/ttyUSB9 } }\n`;
+    expect(() => parseRigConfig(emulatedWithUart, 'r.yaml')).to.throw(/r\.yaml.*boards\[0\]\.appUarts: applies to mt3620 boards only/);
+    const badName = `name: r\nboards:\n  - { id: b, driver: mt3620, usbSerial: AS1, appUarts: { 'a b': /dev/ttyUSB9 } }\n`;
+    expect(() => parseRigConfig(badName, 'r.yaml')).to.throw(/r\.yaml/);
+    const notADevice = `name: r\nboards:\n  - { id: b, driver: mt3620, usbSerial: AS1, appUarts: { sensor: ttyUSB9 } }\n`;
+    expect(() => parseRigConfig(notADevice, 'r.yaml')).to.throw(/appUarts/);
+  });
 });

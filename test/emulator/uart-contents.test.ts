@@ -16,6 +16,7 @@ const G_LINE = /^G=[0-9A-F]{128}$/;
 const D_LINE = /^D=[0-9A-F]{128},N=[0-9A-F]{64}$/;
 const DEV_APP = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const OTHER_APP = '1b2c3d4e-5f60-4b7c-8d9e-0f1a2b3c4d5e';
+const UART_APP = '2c3d4e5f-6071-4c8d-9eaf-1a2b3c4d5e6f';
 
 describe('what each emulated UART carries', function () {
   this.timeout(120_000);
@@ -131,6 +132,20 @@ describe("a debugged app's output port (TCP 2342 on a real board)", function () 
       expect(line).to.equal('hello from the app');
     } finally {
       source.close();
+    }
+  });
+
+  it("carries what an app writes to its ISU UART on the board's app UART pty, as a bench adapter would", async () => {
+    const appUart = await ConsoleLog.open({ path: String(rest.surfaces.appUart), name: 'app-uart' });
+    try {
+      const developer = rest.client([11]);
+      const since = appUart.mark();
+      const writer = rest.keys.app({ name: 'Writer', componentId: UART_APP, development: true, behaviour: { uartLog: ['sensor says 42'] } }, 'development-app');
+      await developer.sideload(writer);
+      const line = await appUart.expect('sensor says 42', { since, timeoutMs: 10_000 });
+      expect(line.text).to.equal('sensor says 42');
+    } finally {
+      await appUart.close();
     }
   });
 

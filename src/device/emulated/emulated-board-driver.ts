@@ -11,7 +11,10 @@ import {
   type RecoveryProgress,
 } from '../board.js';
 import { BoardConsoleLog } from '../board-console-log.js';
-import { APP_OUTPUT, DEBUG_UART, EMULATOR_TRACE, RECOVERY_UART } from '../console-channel.js';
+import { APP_OUTPUT, APP_UART_PREFIX, DEBUG_UART, EMULATOR_TRACE, RECOVERY_UART } from '../console-channel.js';
+
+/** An emulated board's app UART, named as a bench would name the adapter on ISU0. */
+const EMULATED_APP_UART = `${APP_UART_PREFIX}isu0`;
 import { ControlClient } from './control-client.js';
 import { DeviceRestClient } from '../rest/device-rest-client.js';
 import { RigError } from '../../util/failure.js';
@@ -37,6 +40,8 @@ export interface EmulatedBoardSurfaces {
   appOutputPort?: number;
   /** Emulator-only readable trace pty; null or absent when switched off. */
   emulatorTrace?: string | null;
+  /** The apps' ISU UART as a bench would wire it (console channel app-uart:isu0). */
+  appUart?: string;
   [field: string]: unknown;
 }
 
@@ -76,6 +81,7 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
       await console.addSerial(RECOVERY_UART, surfaces.recoveryUart, { signal: options.signal });
       await console.addSerial(DEBUG_UART, surfaces.debugUart, { signal: options.signal });
       if (typeof surfaces.emulatorTrace === 'string') await console.addSerial(EMULATOR_TRACE, surfaces.emulatorTrace, { signal: options.signal });
+      if (typeof surfaces.appUart === 'string') await console.addSerial(EMULATED_APP_UART, surfaces.appUart, { signal: options.signal });
       if (typeof surfaces.appOutputPort === 'number') console.addTcp(APP_OUTPUT, surfaces.controlHost ?? '127.0.0.1', surfaces.appOutputPort);
     } catch (error) {
       await Promise.allSettled([control.close(), console.close()]);

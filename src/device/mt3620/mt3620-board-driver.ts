@@ -21,7 +21,7 @@ import type { BoardPins } from '../board-pins.js';
 import { ConsoleLog } from '../console-log.js';
 import { recoverBoard, type RecoveryTimeouts } from '../recovery-client.js';
 import { DeviceRestClient } from '../rest/device-rest-client.js';
-import { DEBUG_UART, RECOVERY_UART } from '../console-channel.js';
+import { APP_UART_PREFIX, DEBUG_UART, RECOVERY_UART } from '../console-channel.js';
 import { ContinuousConsole, type ConsoleLineSource } from './continuous-console.js';
 import { FtdiBoardPins, type TtyHooks } from './ftdi-board-pins.js';
 import { FtdiGpio } from './ftdi-gpio.js';
@@ -68,6 +68,12 @@ export interface Mt3620BoardOptions {
    * default, the path known to work on real boards) or high (3,000,000).
    */
   recoverySpeed?: 'low' | 'high';
+  /**
+   * UARTs an app drives, wired on the bench to USB serial adapters of their own
+   * (not the board's FTDI chip): name -> device path, read at 115200 8N1 as
+   * console channel app-uart:NAME while the driver is open.
+   */
+  appUarts?: Record<string, string>;
   /** The FTDI latency timers, lowered to 1 ms for a recovery; default /sys. */
   latencyTimers?: FtdiLatencyTimers;
   /** After power on or a power cycle, how long the board may take to come back on USB. Default 30 s. */
@@ -143,7 +149,9 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     this.#options = options;
     this.identity = { id: options.id, driver: 'mt3620', deviceId: null, usbSerial: options.usbSerial, tags: options.tags ?? [], tenant: options.tenant ?? null };
     // What a real board prints: the 1BL and Pluton lines on the recovery UART, Microsoft's diagnostics on the debug UART.
-    this.console = new ContinuousConsole(options.id, { channels: [RECOVERY_UART, DEBUG_UART] });
+    this.console = new ContinuousConsole(options.id, {
+      channels: [RECOVERY_UART, DEBUG_UART, ...Object.keys(options.appUarts ?? {}).map((name) => `${APP_UART_PREFIX}${name}`)],
+    });
     this.#latency = options.latencyTimers ?? new FtdiLatencyTimers();
     this.console.on('detached', () => this.#consoleLost());
     this.#offlineReason = `USB serial ${options.usbSerial} is not attached to this host`;
@@ -158,6 +166,7 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     options.source.on('attach', driver.#onAttach);
     options.source.on('detach', driver.#onDetach);
     try {
+      await driver.#openAppUarts(call);
       const board = await options.source.find(options.usbSerial, { timeoutMs: call.timeoutMs ?? 10_000, signal: call.signal });
       if (board) await driver.#attach(board, { timeoutMs: options.linkTimeoutMs ?? 30_000, signal: call.signal });
       else log.warn('real board not attached; waiting for it', { board: options.id, usbSerial: options.usbSerial });
@@ -435,6 +444,21 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
       this.console.attach(source, RECOVERY_UART);
     } catch (error) {
       log.warn('recovery UART not readable: boot lines will not be seen', { board: this.identity.id, path, error: (error as Error).message });
+    }
+  }
+
+  /**
+   * The bench-wired app UARTs: adapters of their own, so they do not come and go with the
+   * board's USB device. One that cannot be opened is said once; the board works without it.
+   */
+  async #openAppUarts(call: CallOptions): Promise<void> {
+    const open = this.#options.openConsole ?? defaultOpenConsole(this.identity.id);
+    for (const [name, path] of Object.entries(this.#options.appUarts ?? {})) {
+      try {
+        this.console.attach(await open(path, { timeoutMs: 5_000, signal: call.signal }), `${APP_UART_PREFIX}${name}`);
+      } catch (error) {
+        log.warn('app UART not readable', { board: this.identity.id, uart: name, path, error: (error as Error).message });
+      }
     }
   }
 

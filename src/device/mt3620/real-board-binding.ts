@@ -36,6 +36,8 @@ export interface RealBoardConfig {
   restUrl?: string;
   /** Default low: 115200 with RTS/CTS, the path known to work on real boards. */
   recoverySpeed?: 'low' | 'high';
+  /** Bench-wired app UARTs: name -> serial device path. */
+  appUarts?: Record<string, string>;
 }
 
 interface HostEnvironment {
@@ -98,6 +100,7 @@ export async function bindRealBoard(config: RealBoardConfig): Promise<Board> {
     tenant: config.tenant ?? null,
     resetPort: config.reset?.interface ?? 'B',
     recoverySpeed: config.recoverySpeed ?? 'low',
+    appUarts: config.appUarts ?? {},
     source: env.discovery,
     serviceLink: config.restUrl ? new FixedServiceEndpoint(config.restUrl, env.caPem) : env.links,
     power: config.power ? new PowerCommand(config.power.command, env.runner) : null,

@@ -102,6 +102,8 @@ describe('the mt3620 driver on an emulated board: recovery and REST code paths u
       power: new ControlChannelPower(control),
       readyPollMs: 100,
       recoveryTimeouts: { romBannerMs: 5_000, messageMs: 10_000 },
+      // The emulator's app UART stands for a USB serial adapter wired to the app's ISU pins.
+      appUarts: { sensor: String(surfaces.appUart) },
     });
     driver.on('state', (state) => states.push(state));
   });
@@ -161,6 +163,11 @@ describe('the mt3620 driver on an emulated board: recovery and REST code paths u
     expect(info).to.deep.include({ state: 'ready', osVersion: '23.01', deviceId });
     const strap = (await control.request('info', {})) as { recoveryStrap?: boolean };
     expect(strap.recoveryStrap, 'the strap was lowered after the ROM banner').to.equal(false);
+  });
+
+  it('reads a bench-wired app UART as its own console channel, beside the recovery and debug UARTs', () => {
+    expect(driver.console.channels()).to.deep.equal(['recovery-uart', 'debug-uart', 'app-uart:sensor']);
+    expect(driver.console.isAttached('app-uart:sensor')).to.equal(true);
   });
 
   it('keeps one console history from power-on through recovery', () => {
