@@ -32,6 +32,8 @@ Options:
                         <target>-seed<seed>-iter<iteration>-<crash|hang>.bin, with a .txt beside it
   --hang-ms MS          an input slower than this (twice) is a hang (default 1000)
   --watchdog-ms MS      an input still running after this is killed as a hang (default 10000)
+  --workers N           worker threads side by side, each a share of the iterations (default 1);
+                        the inputs are the same whatever N: use it on a machine with idle cores
   --in-process          run in this thread, without the watchdog (a true hang then hangs the fuzzer)
   --replay FILE         run one saved input through --target (default: the target its name starts with)
   --replay-iteration N  regenerate iteration N of --seed for --target and run it
@@ -65,6 +67,7 @@ const { values } = (() => {
         'watchdog-ms': { type: 'string' },
         'in-process': { type: 'boolean' },
         replay: { type: 'string' },
+        workers: { type: 'string' },
         'replay-iteration': { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -89,6 +92,7 @@ const hangMs = integer(values['hang-ms'], 'hang-ms', 1000);
 const watchdogMs = integer(values['watchdog-ms'], 'watchdog-ms', 10_000);
 const outDir = resolve(values.out ?? 'fuzz-findings');
 const quiet = values.quiet === true;
+const workers = values.workers === undefined ? undefined : integer(values.workers, 'workers', 1, 64);
 
 const number = (n: number): string => Math.round(n).toLocaleString('en-US');
 
@@ -184,7 +188,7 @@ async function fuzz(name: TargetName): Promise<TargetSummary> {
     warnings = counted.count;
     warningExamples = [...counted.examples];
   } else {
-    const result = await runSupervised({ target: name, seed, iterations, hangMs, watchdogMs, outDir, onFinding, onProgress: (c, s) => progressLine(name, c, s) });
+    const result = await runSupervised({ target: name, seed, iterations, hangMs, watchdogMs, outDir, workers, onFinding, onProgress: (c, s) => progressLine(name, c, s) });
     counters = result.counters;
     seconds = result.loopSeconds;
     warnings = result.warnings;

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startModuleWorker } from '../../src/util/module-worker.js';
 import { randomFor } from './random.js';
@@ -15,6 +16,12 @@ import type { WorkerJob, WorkerMessage } from './worker.js';
  * a parser scheduled, an out-of-memory) is handled the same way, as a crash of
  * the input it was running. Watching costs the loop nothing: it only stores the
  * current iteration number in shared memory.
+ *
+ * The iterations are split into `workers` contiguous ranges, each run by its own
+ * supervised worker at the same time (`--workers`, default 1): the parsers are
+ * single-threaded and the input of an iteration depends only on (seed,
+ * iteration), so the same run fuzzes the same inputs, in a fraction of the time
+ * on a machine with idle cores (on one whose cores are busy it gains nothing).
  */
 export interface SuperviseOptions {
   target: TargetName;
@@ -27,6 +34,8 @@ export interface SuperviseOptions {
   /** About every `progressMs` while the worker runs. */
   onProgress?(counters: Counters, loopSeconds: number): void;
   progressMs?: number;
+  /** Worker threads at once; default 1. */
+  workers?: number;
 }
 
 export interface SuperviseResult {
@@ -47,11 +56,53 @@ type SegmentEnd =
 const POLL_MS = 200;
 
 export async function runSupervised(options: SuperviseOptions): Promise<SuperviseResult> {
-  const counters = new Counters();
-  const findings: Finding[] = [];
+  const workers = Math.max(1, Math.min(options.workers ?? 1, availableParallelism() * 2, options.iterations));
   const savedSignatures = new Set<string>();
-  const end = options.iterations;
-  let from = 0;
+  const findings: Finding[] = [];
+  const rangeCounters = Array.from({ length: workers }, () => new Counters());
+  const total = new Counters();
+  const sum = (): Counters => {
+    for (const slot of [Slot.Done, Slot.Accepted, Slot.Rejected, Slot.Crashes, Slot.Hangs, Slot.Slow, Slot.Runs]) {
+      total.ints[slot] = rangeCounters.reduce((n, c) => n + c.get(slot), 0);
+    }
+    total.floats[0] = Math.max(...rangeCounters.map((c) => c.maxMs));
+    return total;
+  };
+  const started = performance.now();
+  const share = Math.ceil(options.iterations / workers);
+  const results = await Promise.all(
+    rangeCounters.map((counters, i) =>
+      // One range reports progress for all.
+      superviseRange({ ...options, onProgress: i === 0 ? () => options.onProgress?.(sum(), (performance.now() - started) / 1000) : undefined }, counters, i * share, Math.min(options.iterations, (i + 1) * share), savedSignatures, (finding) => {
+        findings.push(finding);
+        options.onFinding?.(finding);
+      }),
+    ),
+  );
+  sum();
+  // The ranges ran side by side: the loop took as long as the slowest of them.
+  const loopSeconds = Math.max(...results.map((r) => r.loopSeconds));
+  total.floats[1] = loopSeconds;
+  return {
+    counters: total,
+    loopSeconds,
+    findings,
+    workersStarted: results.reduce((n, r) => n + r.workersStarted, 0),
+    warnings: results.reduce((n, r) => n + r.warnings, 0),
+    warningExamples: [...new Set(results.flatMap((r) => r.warningExamples))],
+  };
+}
+
+/** Iterations [from, end) in a worker, restarted after the input that hung or killed it. */
+async function superviseRange(
+  options: SuperviseOptions,
+  counters: Counters,
+  start: number,
+  end: number,
+  savedSignatures: Set<string>,
+  onFinding: (finding: Finding) => void,
+): Promise<Omit<SuperviseResult, 'counters' | 'findings'>> {
+  let from = start;
   let loopSeconds = 0;
   let workersStarted = 0;
   let warnings = 0;
@@ -60,8 +111,7 @@ export async function runSupervised(options: SuperviseOptions): Promise<Supervis
 
   const noteFinding = (finding: Finding): void => {
     if (finding.file) savedSignatures.add(`${finding.kind}:${finding.signature}`);
-    findings.push(finding);
-    options.onFinding?.(finding);
+    onFinding(finding);
   };
 
   while (from < end) {
@@ -94,7 +144,7 @@ export async function runSupervised(options: SuperviseOptions): Promise<Supervis
     from = iteration + 1;
   }
   await mainTarget?.close?.();
-  return { counters, loopSeconds, findings, workersStarted, warnings, warningExamples: [...warningExamples] };
+  return { loopSeconds, workersStarted, warnings, warningExamples: [...warningExamples] };
 }
 
 function runSegment(

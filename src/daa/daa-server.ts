@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ApiTokenStore, ensureLocalAdminToken } from '../daemon/api-token-store.js';
 import type { TokenVerifier } from '../daemon/auth.js';
 import { daaRouteAccess } from '../daemon/daa-route-access.js';
+import { lingerOnEarlyAnswer } from '../daemon/http-early-answer.js';
 import { httpErrorHandler } from '../daemon/http-errors.js';
 import { RigError } from '../util/failure.js';
 import { componentLogger } from '../util/logger.js';
@@ -74,6 +75,8 @@ export async function startDaaServer(options: DaaServerOptions): Promise<Running
 
   const app = express();
   app.disable('x-powered-by');
+  // A 401 or 413 answered before the body was read must reach a client still uploading.
+  app.use(lingerOnEarlyAnswer());
   const router = createDaaRouter(options.service, options);
   app.use(daaRouteAccess(tokens ?? NO_TOKENS), router);
   // What the router does not answer itself: the access check's 401 and 403.

@@ -36,17 +36,56 @@ const JSON_TYPES = ['application/json', 'application/*+json'];
 /**
  * Parses JSON bodies up to `limit` (default 256 KiB; larger answers 413). A body
  * in another media type answers 415 instead of being silently ignored.
+ *
+ * A body declared larger than the limit is answered 413 at once, unread; one
+ * sent chunked that grows past it is answered once the parser gives up, and its
+ * rest is read only up to `discardLimit` bytes more (the parser alone would
+ * read all of it, however much that is), past which the connection is cut.
+ * Mounted behind `lingerOnEarlyAnswer` (http-early-answer.ts), so that a client
+ * still uploading reads these answers instead of a reset.
  */
-export function jsonBody(options: { limit?: string | number } = {}): RequestHandler {
-  const parse = express.json({ limit: options.limit ?? DEFAULT_BODY_LIMIT, strict: true, type: JSON_TYPES });
+export function jsonBody(options: { limit?: string | number; discardLimit?: number } = {}): RequestHandler {
+  const limit = options.limit ?? DEFAULT_BODY_LIMIT;
+  const limitBytes = typeof limit === 'number' ? limit : parseByteSize(limit);
+  const discardLimit = options.discardLimit ?? 16 * 1024 * 1024;
+  const parse = express.json({ limit: limitBytes, strict: true, type: JSON_TYPES });
   return (req, res, next) => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
     if (hasBody && !req.is(JSON_TYPES)) {
       next(new HttpError(415, 'unsupported-media-type', `the request body must be JSON (Content-Type: application/json), not ${req.headers['content-type'] ?? 'untyped'}`));
       return;
     }
+    const declared = Number(req.headers['content-length']);
+    if (req.headers['transfer-encoding'] === undefined && Number.isFinite(declared) && declared > limitBytes) {
+      next(new HttpError(413, 'body-too-large', `the request body is ${declared} bytes; at most ${limitBytes}`));
+      return;
+    }
+    if (hasBody) boundRead(req, limitBytes + discardLimit);
     parse(req, res, next);
   };
+}
+
+/** Cuts the connection once more than `maxBytes` of body have come (the parser drains a refused body to its end otherwise). */
+function boundRead(req: Parameters<RequestHandler>[0], maxBytes: number): void {
+  let received = 0;
+  const onData = (chunk: Buffer): void => {
+    received += chunk.length;
+    if (received > maxBytes) {
+      req.off('data', onData);
+      req.socket.destroy();
+    }
+  };
+  // Attached in the same turn as the parser's own listener, so neither misses a chunk.
+  req.on('data', onData);
+  req.once('end', () => req.off('data', onData));
+}
+
+/** `256kb`, `1mb`, `512` (bytes). */
+function parseByteSize(text: string): number {
+  const match = /^(\d+)\s*(b|kb|mb)?$/i.exec(text.trim());
+  if (!match) throw new Error(`not a byte size: ${text}`);
+  const unit = (match[2] ?? 'b').toLowerCase();
+  return Number(match[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
 }
 
 export class RequestValidator {

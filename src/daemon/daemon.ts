@@ -22,6 +22,7 @@ import { BOARD_HEALTH_STATUSES, BoardHealthBook } from './board-health.js';
 import { BoardRegistry } from './board-registry.js';
 import { daaAccess, defaultReferenceValues } from './daa-access.js';
 import { daaRouteAccess } from './daa-route-access.js';
+import { lingerOnEarlyAnswer } from './http-early-answer.js';
 import { EmulatorChild } from './emulator-child.js';
 import { EmulatorSupervisor } from './emulator-supervisor.js';
 import { EventBus } from './event-bus.js';
@@ -117,7 +118,7 @@ export class Daemon {
     const runs = RunStore.open(join(stateDir, 'runs.sqlite'));
     const interrupted = runs.markInterrupted();
     if (interrupted.length) log.warn('runs interrupted by the previous daemon marked infra-error', { runs: interrupted });
-    const bus = EventBus.open({ path: join(stateDir, 'events.sqlite') });
+    const bus = EventBus.open({ path: join(stateDir, 'events.sqlite'), flushIntervalMs: eventFlushIntervalMs() });
     const events = new RunEventPublisher(bus);
     // Their end was never announced: a client following them must not wait for ever.
     for (const id of interrupted) {
@@ -169,6 +170,8 @@ export class Daemon {
 
     const app = express();
     app.disable('x-powered-by');
+    // First: every answer sent before a body was read (421 here, 401, 413, 415 later) must reach a client still uploading.
+    app.use(lingerOnEarlyAnswer());
     app.use(hostCheck());
     const server = createServer(app);
     const stream = new EventStreamServer({ server, bus, verifier: tokens });
@@ -279,4 +282,17 @@ export class Daemon {
       // the state folder may be gone already
     }
   }
+}
+
+/**
+ * How long published events may wait to be written (`SPHERE_RIG_EVENT_FLUSH_MS`,
+ * default 5 ms): a longer window writes bigger batches, and loses more to a crash
+ * (announced to resuming clients; tests use it to lose events on purpose).
+ */
+function eventFlushIntervalMs(): number | undefined {
+  const value = process.env.SPHERE_RIG_EVENT_FLUSH_MS;
+  if (value === undefined || value === '') return undefined;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 1 || ms > 3_600_000) throw new InputError('bad-setting', `SPHERE_RIG_EVENT_FLUSH_MS must be whole milliseconds from 1 to 3600000, got ${JSON.stringify(value)}`);
+  return ms;
 }

@@ -2,7 +2,7 @@ import type winston from 'winston';
 import { RigError } from '../util/failure.js';
 import { componentLogger } from '../util/logger.js';
 import { eventJson, type DaemonEvent, type DaemonEventPayloads, type DaemonEventType } from './daemon-event.js';
-import { DEFAULT_RETENTION, EventLog, type EventRetention, type LoggedEvent } from './event-log.js';
+import { DEFAULT_RETENTION, EventLog, type EventGap, type EventGapReason, type EventRetention, type LoggedEvent } from './event-log.js';
 import { isValidTopic, TopicMatcher } from './topic-pattern.js';
 
 export interface EventBusOptions {
@@ -14,7 +14,7 @@ export interface EventBusOptions {
   flushBatchSize?: number;
   /** Recent events kept in memory so replays near the head never touch the disk. Default 20,000. */
   memoryEvents?: number;
-  /** While the disk fails, keep at most this many unpersisted events; older ones are lost (and reported as missed). Default 200,000. */
+  /** While the disk fails, keep at most this many unpersisted events; older ones are lost (and reported as missed, `disk-fault`). Default 200,000. */
   maxUnpersisted?: number;
   /** Keep the last `maxEvents` sequence numbers and nothing older than `maxAgeMs`. */
   retention?: EventRetention;
@@ -42,10 +42,31 @@ export interface SubscribeOptions {
   onEvent: (event: DaemonEvent, json: string) => void;
   /** Replay has caught up; from now on events arrive as they are published. */
   onLive?: (cursor: number) => void;
-  /** Events up to `missedThrough` were deleted by retention (or lost to a disk fault) before this subscriber could see them. */
-  onMissed?: (missedThrough: number) => void;
+  /**
+   * Events in `from..through` that this subscriber asked for cannot be replayed:
+   * deleted by retention, lost in a crash of the daemon, or dropped while the
+   * disk failed. Called in sequence order among the events (the events before
+   * `from` come first), once per range.
+   */
+  onMissed?: (missed: MissedEvents) => void;
   /** Asked before each replay page; while false the replay waits (a slow consumer's back-pressure). */
   ready?: () => boolean;
+}
+
+/** Why a replay cannot deliver a range of sequence numbers. */
+export type MissedReason = 'retention' | EventGapReason;
+
+/** A range of sequence numbers a resuming subscriber may have events missing from. */
+export interface MissedEvents {
+  from: number;
+  through: number;
+  /**
+   * `retention`: deleted as old. `crash`: handed out live, then the daemon died
+   * before writing them (the range runs to the end of the crashed run's
+   * reserved numbers, as the last one handed out is not known; the rest carry no
+   * event). `disk-fault`: dropped while the event log could not be written.
+   */
+  reason: MissedReason;
 }
 
 export interface EventSubscription {
@@ -91,7 +112,11 @@ const READY_RETRY_MS = 10;
  * Sequence numbers are strictly increasing across restarts: the bus reserves a
  * block of numbers on disk before handing them out, so after a crash (which may
  * lose the last few milliseconds of unpersisted events) it starts above anything
- * a client could have seen. A clean close continues without a gap.
+ * a client could have seen. A clean close continues without a gap. Numbers
+ * skipped that were never handed out are not announced; numbers that were (or
+ * may have been, see `EventLog.start`) and whose events are gone are gaps, and a
+ * subscriber replaying across one is told (`onMissed`), never left with a
+ * silent hole.
  *
  * A subscriber from `since` is first fed from the log and the in-memory tail by a
  * pump that moves a cursor, then switches to live delivery in the same turn it
@@ -114,7 +139,12 @@ export class EventBus {
   private recent: LoggedEvent[] = [];
   private pending: LoggedEvent[] = [];
   private prunedThrough: number;
-  private lostThrough = 0;
+  /** Handed-out ranges whose events are gone, in order (loaded from the log, plus this run's disk-fault drops). */
+  private gaps: EventGap[];
+  /** This run's drops not yet recorded in the log. */
+  private unrecordedLoss: EventGap | undefined;
+  /** The log says events are in flight since the last complete write (see `EventLog.start`). */
+  private inFlightMarked = false;
 
   private readonly subscriptions = new Set<Subscription>();
   private readonly liveSubscriptions = new Set<Subscription>();
@@ -148,12 +178,14 @@ export class EventBus {
     };
     this.retention = { ...DEFAULT_RETENTION, ...options.retention };
 
-    this.lastSeqValue = Math.max(log.lastPersistedSeq(), log.meta('reserved_through'));
+    const start = log.start(this.options.reserveBlock);
+    if (start.crashGap) this.logger.warn('events handed out before a crash were not written; clients resuming across them are told', { ...start.crashGap });
+    this.lastSeqValue = start.lastSeq;
     this.handledSeq = this.lastSeqValue;
     this.recentFloor = this.lastSeqValue;
     this.prunedThrough = log.meta('pruned_through');
+    this.gaps = log.gapsAfter(this.prunedThrough);
     this.reservedThrough = this.lastSeqValue + this.options.reserveBlock;
-    log.reserveThrough(this.reservedThrough);
 
     this.prune();
     this.pruneTimer = setInterval(() => this.prune(), this.options.pruneIntervalMs);
@@ -198,6 +230,7 @@ export class EventBus {
 
     const seq = ++this.lastSeqValue;
     if (seq > this.reservedThrough) this.reserveSynchronously(seq);
+    if (!this.inFlightMarked) this.markInFlight(seq);
     const timeMs = this.now();
     // Many events share a millisecond; format its time once.
     if (timeMs !== this.lastTimeMs) {
@@ -230,10 +263,13 @@ export class EventBus {
     } else {
       // A cursor from a newer history than this log (state folder replaced): replay all of it.
       subscription.cursor = since > this.lastSeqValue ? 0 : since;
+      subscription.gapMark = subscription.cursor;
       setImmediate(() => {
         if (subscription.closed || this.closedValue) return;
-        const missedThrough = Math.max(this.prunedThrough, this.lostThrough);
-        if (subscription.cursor < missedThrough) subscription.notifyMissed(missedThrough, this.logger);
+        if (subscription.cursor < this.prunedThrough) {
+          subscription.notifyMissed({ from: subscription.cursor + 1, through: this.prunedThrough, reason: 'retention' }, this.logger);
+          subscription.gapMark = this.prunedThrough;
+        }
         this.pump(subscription);
       });
     }
@@ -243,14 +279,16 @@ export class EventBus {
   /** Writes every unpersisted event now (shutdown, tests). */
   flush(): void {
     this.clearFlushTimers();
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 && !this.unrecordedLoss) return;
     const batch = this.pending;
-    const last = batch[batch.length - 1]!.event.seq;
+    const last = batch.length ? batch[batch.length - 1]!.event.seq : this.handledSeq;
     const reserve = this.lastSeqValue + this.options.reserveBlock / 2 > this.reservedThrough ? this.lastSeqValue + this.options.reserveBlock : undefined;
     try {
-      this.log.append(batch, reserve);
+      this.log.append(batch, reserve, this.unrecordedLoss);
       this.pending = [];
       this.handledSeq = last;
+      this.unrecordedLoss = undefined;
+      this.inFlightMarked = false;
       if (reserve !== undefined) this.reservedThrough = reserve;
       if (this.flushFailures > 0) this.logger.info('event log writable again', { failures: this.flushFailures });
       this.flushFailures = 0;
@@ -273,6 +311,7 @@ export class EventBus {
     try {
       const { deleted, more } = this.log.prune(this.retention, this.now());
       this.prunedThrough = this.log.meta('pruned_through');
+      this.gaps = this.gaps.filter((gap) => gap.through > this.prunedThrough);
       // What retention deleted from the disk is no longer served from memory either.
       let count = 0;
       while (count < this.recent.length && this.recent[count]!.event.seq <= Math.min(this.prunedThrough, this.handledSeq)) count++;
@@ -321,6 +360,20 @@ export class EventBus {
     this.log.close();
   }
 
+  /**
+   * The first event since everything was written: say so on disk before anyone
+   * can see it, so that a crash before the next batch is known to have lost events.
+   */
+  private markInFlight(seq: number): void {
+    this.inFlightMarked = true;
+    try {
+      this.log.markUnpersistedFrom(seq);
+    } catch (error) {
+      // Publishing goes on; only a crash before the next successful write would go unannounced.
+      this.logger.error('cannot mark events in flight', { error: (error as Error).message });
+    }
+  }
+
   private reserveSynchronously(seq: number): void {
     const through = seq + this.options.reserveBlock;
     try {
@@ -358,12 +411,19 @@ export class EventBus {
     if (excess <= 0) return;
     const dropped = this.pending.splice(0, excess);
     const from = dropped[0]!.event.seq;
-    this.lostThrough = dropped[dropped.length - 1]!.event.seq;
-    this.handledSeq = this.lostThrough;
+    const through = dropped[dropped.length - 1]!.event.seq;
+    this.handledSeq = through;
     // Gone from memory too: that is the point, and replays then agree with the missed notice.
-    this.recent = this.recent.filter((e) => e.event.seq < from || e.event.seq > this.lostThrough);
+    this.recent = this.recent.filter((e) => e.event.seq < from || e.event.seq > through);
+    // Drops in one fault are contiguous: one gap, growing, written with the next batch that succeeds.
+    const open = this.unrecordedLoss;
+    if (open) open.through = through;
+    else {
+      this.unrecordedLoss = { from, through, reason: 'disk-fault' };
+      this.gaps.push(this.unrecordedLoss);
+    }
     this.lostCount += excess;
-    this.logger.error('event log unwritable for too long: events lost', { lost: excess, through: this.lostThrough });
+    this.logger.error('event log unwritable for too long: events lost', { lost: excess, from: this.unrecordedLoss!.from, through });
   }
 
   /**
@@ -423,6 +483,7 @@ export class EventBus {
       }
       for (const row of rows) {
         if (subscription.closed) return;
+        this.announceGaps(subscription, row.event.seq);
         subscription.cursor = row.event.seq;
         subscription.emit(row, this.logger);
       }
@@ -435,6 +496,7 @@ export class EventBus {
       for (let scanned = 0; index < recent.length && delivered < page && scanned < page * 8; index++, scanned++) {
         if (subscription.closed) return;
         const logged = recent[index]!;
+        this.announceGaps(subscription, logged.event.seq);
         subscription.cursor = logged.event.seq;
         if (subscription.matcher.matches(logged.event.topic)) {
           subscription.emit(logged, this.logger);
@@ -444,8 +506,30 @@ export class EventBus {
     }
     if (subscription.closed || this.closedValue) return;
     // Caught up: switch to live in this same turn, so no event slips between.
-    if (subscription.cursor >= this.lastSeqValue) this.goLive(subscription);
+    if (subscription.cursor >= this.lastSeqValue) {
+      // Gaps above the last event replayed (a crash with nothing published since) are told before live.
+      this.announceGaps(subscription, this.lastSeqValue);
+      if (!subscription.closed) this.goLive(subscription);
+    }
     else setImmediate(() => this.pump(subscription));
+  }
+
+  /**
+   * Tells a replaying subscriber of every gap that starts at or below `seq` and
+   * that it has not passed yet: before the event `seq` is delivered, so the
+   * notice sits where the hole is. Whatever a lost event's topic was, it is not
+   * known, so every subscriber is told.
+   */
+  private announceGaps(subscription: Subscription, seq: number): void {
+    if (this.gaps.length === 0 || seq <= subscription.gapMark) return;
+    for (const gap of this.gaps) {
+      if (gap.from > seq) break;
+      if (gap.through <= subscription.gapMark) continue;
+      subscription.notifyMissed({ from: Math.max(gap.from, subscription.gapMark + 1), through: gap.through, reason: gap.reason }, this.logger);
+      subscription.gapMark = gap.through;
+      if (subscription.closed) return;
+    }
+    subscription.gapMark = Math.max(subscription.gapMark, seq);
   }
 
   private remove(subscription: Subscription): void {
@@ -456,6 +540,8 @@ export class EventBus {
 
 class Subscription implements EventSubscription {
   cursor = 0;
+  /** Gaps up to here have been announced or passed (see `EventBus.announceGaps`). */
+  gapMark = 0;
   live = false;
   closed = false;
   readonly ready: (() => boolean) | undefined;
@@ -494,8 +580,8 @@ class Subscription implements EventSubscription {
     this.guard(() => this.options.onLive?.(this.cursor), logger);
   }
 
-  notifyMissed(missedThrough: number, logger: winston.Logger): void {
-    this.guard(() => this.options.onMissed?.(missedThrough), logger);
+  notifyMissed(missed: MissedEvents, logger: winston.Logger): void {
+    this.guard(() => this.options.onMissed?.(missed), logger);
   }
 
   close(): void {

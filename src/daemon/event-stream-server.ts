@@ -332,7 +332,7 @@ export class EventStreamServer {
       since,
       onEvent: (event, json) => this.sendEvent(client, event.seq, json),
       onLive: (cursor) => this.sendControl(client, { type: 'live', seq: cursor }),
-      onMissed: (through) => this.sendControl(client, { type: 'missed', through }),
+      onMissed: ({ from, through, reason }) => this.sendControl(client, { type: 'missed', from, through, reason }),
       ready: () => ws.bufferedAmount < this.settings.replayHighWaterBytes,
     });
     if (client.closing) client.subscription.close();

@@ -1,5 +1,6 @@
 import { Ajv } from 'ajv';
 import { InputError } from '../util/failure.js';
+import type { MissedReason } from './event-bus.js';
 
 /**
  * The event stream's WebSocket protocol (server at `STREAM_PATH`).
@@ -18,7 +19,15 @@ import { InputError } from '../util/failure.js';
  * Control messages carry no `seq`:
  *   `{"type": "subscribed", "patterns": [...], "since": 120 | null, "latestSeq": 130}`
  *   `{"type": "live", "seq": 130}`                  replay done; later events arrive as they happen
- *   `{"type": "missed", "through": 99}`             events up to 99 were deleted by retention before the client saw them
+ *   `{"type": "missed", "from": 51, "through": 99, "reason": "retention"}`
+ *                                                   events from..through cannot be replayed; sent where the hole is (after the
+ *                                                   events before `from`). reason `retention`: deleted as old; `crash`: handed
+ *                                                   out live, then the daemon died before writing them (the range runs to the
+ *                                                   end of the numbers the crashed daemon had reserved, as the last one it
+ *                                                   handed out is not known; the rest carried no event); `disk-fault`: dropped
+ *                                                   while the event log could not be written. Numbers skipped that were never
+ *                                                   handed out (after a clean stop or a crash with nothing in flight) are not
+ *                                                   announced: a jump in `seq` alone is not a loss.
  *   `{"type": "error", "code": "...", "message": "..."}`   a bad client message; the connection stays open
  *   `{"type": "overflow", "resumeFrom": 4711}`      the client read too slowly: the last message before close code 4008;
  *                                                   reconnect with `since` = 4711 (everything up to it was sent)
@@ -66,7 +75,7 @@ export interface SubscribeRequest {
 export type StreamControlMessage =
   | { type: 'subscribed'; patterns: string[]; since: number | null; latestSeq: number }
   | { type: 'live'; seq: number }
-  | { type: 'missed'; through: number }
+  | { type: 'missed'; from: number; through: number; reason: MissedReason }
   | { type: 'error'; code: string; message: string }
   | { type: 'overflow'; resumeFrom: number };
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,10 +84,35 @@ describe('local DAA service over HTTP: tokens, media types and what an unauthent
       const result = (await anonymous.submitEvidence(session.sessionId, device.sign(device.claims(session.nonce, tenant.id)))) as AffirmingResult;
       expect(result.verdict).to.equal('affirming');
       expect(await anonymous.rootPem()).to.contain('BEGIN CERTIFICATE');
-      expect(await anonymous.tenantCaPem('devices')).to.contain('BEGIN CERTIFICATE');
-      expect(await anonymous.tenantChainPkcs7('devices')).to.contain('BEGIN PKCS7');
-      expect(await anonymous.tenantCrlPem('devices')).to.contain('BEGIN X509 CRL');
+      // By the tenant's id, as the CA's subject and the session name it.
+      expect(session.tenant).to.equal(tenant.id);
+      expect(await anonymous.tenantCaPem(tenant.id)).to.contain('BEGIN CERTIFICATE');
+      expect(await anonymous.tenantChainPkcs7(tenant.id)).to.contain('BEGIN PKCS7');
+      expect(await anonymous.tenantCrlPem(tenant.id)).to.contain('BEGIN X509 CRL');
       expect(await anonymous.verifyPresentedChain({ chainPem: result.certificatePem + result.chainPem, expectedDeviceId: device.deviceId })).to.deep.include({ valid: true, tenant: tenant.id });
+    });
+
+    it('answers an anonymous CA, chain or CRL download for a real tenant name exactly as for a made-up one', async () => {
+      const url = daa.server.url;
+      const tenant = await daa.client.createTenant({ name: 'probed' });
+      const shown = (answer: Answer) => [answer.status, answer.text, answer.headers.get('content-type'), answer.headers.get('content-length')];
+      for (const download of ['ca', 'ca/chain', 'ca/crl']) {
+        const real = await request(`${url}/tenants/probed/${download}`, 'GET');
+        expect([real.status, real.code], download).to.deep.equal([404, 'not-found']);
+        const misses = [
+          await request(`${url}/tenants/made-up/${download}`, 'GET'),
+          await request(`${url}/tenants/${randomUUID()}/${download}`, 'GET'),
+          await request(`${url}/tenants/${tenant.id}/${download}?thumbprint=${'0'.repeat(40)}`, 'GET'),
+          // A token that is not valid counts as none.
+          await request(`${url}/tenants/probed/${download}`, 'GET', { token: 'srt_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }),
+        ];
+        for (const miss of misses) expect(shown(miss), download).to.deep.equal(shown(real));
+        // The tenant's id serves it; with a viewer token its name does too.
+        expect((await request(`${url}/tenants/${tenant.id}/${download}`, 'GET')).status, download).to.equal(200);
+        expect((await request(`${url}/tenants/${tenant.id.toUpperCase()}/${download}`, 'GET')).status, download).to.equal(200);
+        expect((await request(`${url}/tenants/probed/${download}`, 'GET', { token: viewer })).status, download).to.equal(200);
+        expect((await request(`${url}/tenants/made-up/${download}`, 'GET', { token: viewer })).code, download).to.equal('tenant-not-found');
+      }
     });
 
     it("keeps a tenant's CA list for viewers: without a token, a known and an unknown tenant answer alike", async () => {

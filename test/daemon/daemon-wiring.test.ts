@@ -158,7 +158,9 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
     // Management: reads for viewers, changes for operators, nothing without a token.
     expect(await answer('POST', '/daa/tenants', { name: 'wiring' }, null)).to.deep.include({ status: 401, code: 'unauthenticated' });
     expect(await answer('POST', '/daa/tenants', { name: 'wiring' }, viewer)).to.deep.include({ status: 403, code: 'forbidden' });
-    expect((await answer('POST', '/daa/tenants', { name: 'wiring' }, operator)).status).to.equal(201);
+    const created = await daemon.request<{ id: string }>('POST', '/daa/tenants', { name: 'wiring' }, operator);
+    expect(created.status).to.equal(201);
+    const tenantId = created.body.id;
     expect(await answer('GET', '/daa/tenants', undefined, null)).to.deep.include({ status: 401, code: 'unauthenticated' });
     expect((await answer('GET', '/daa/tenants', undefined, viewer)).status).to.equal(200);
     expect(await answer('PUT', '/daa/tenants/wiring/policy', { developmentMode: 'allow' }, null)).to.deep.include({ status: 401, code: 'unauthenticated' });
@@ -169,8 +171,11 @@ describe('the daemon HTTP server as the daemon wires it: API, auth, errors, metr
     // What a device or a relying party needs carries no rig token.
     expect((await answer('POST', '/daa/sessions', {}, null)).status).to.equal(201);
     expect((await answer('GET', '/daa/pki/root', undefined, null)).status).to.equal(200);
-    expect((await answer('GET', '/daa/tenants/wiring/ca', undefined, null)).status).to.equal(200);
-    expect((await answer('GET', '/daa/tenants/wiring/ca/crl', undefined, null)).status).to.equal(200);
+    // The tenant CA downloads by the tenant's id; its name only with a token (names are not told to anyone).
+    expect((await answer('GET', `/daa/tenants/${tenantId}/ca`, undefined, null)).status).to.equal(200);
+    expect((await answer('GET', `/daa/tenants/${tenantId}/ca/crl`, undefined, null)).status).to.equal(200);
+    expect(await answer('GET', '/daa/tenants/wiring/ca', undefined, null)).to.deep.include({ status: 404, code: 'not-found' });
+    expect((await answer('GET', '/daa/tenants/wiring/ca', undefined, viewer)).status).to.equal(200);
     expect((await answer('POST', '/daa/verify', { chainPem: 'not a chain' }, null)).status).to.equal(200);
 
     // The DAA client (the CLI's --service mode) sends its token.

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { topics, type DaemonEvent } from '../../src/daemon/daemon-event.js';
-import { EventBus, EventBusError, type EventBusOptions, type EventSubscription } from '../../src/daemon/event-bus.js';
+import { EventBus, EventBusError, type EventBusOptions, type EventSubscription, type MissedEvents } from '../../src/daemon/event-bus.js';
 import { EventLog } from '../../src/daemon/event-log.js';
 import { TopicMatcher, TopicPatternError } from '../../src/daemon/topic-pattern.js';
 import { silentLogger } from './helpers/silent-logger.js';
@@ -27,6 +27,7 @@ class Collector {
   readonly events: DaemonEvent[] = [];
   live = false;
   missedThrough: number | null = null;
+  readonly missed: MissedEvents[] = [];
   subscription!: EventSubscription;
 
   subscribe(bus: EventBus, patterns: string[], since: number | null): this {
@@ -36,7 +37,10 @@ class Collector {
       since,
       onEvent: (event) => this.events.push(event),
       onLive: () => (this.live = true),
-      onMissed: (through) => (this.missedThrough = through),
+      onMissed: (missed) => {
+        this.missed.push(missed);
+        this.missedThrough = missed.through;
+      },
     });
     return this;
   }
@@ -59,7 +63,14 @@ function expectExactlyOnceInOrder(received: readonly DaemonEvent[], expected: re
 describe('EventBus: the daemon event bus', () => {
   let dir: TempDir;
   const buses: EventBus[] = [];
-  const open = (options: Partial<EventBusOptions> = {}): EventBus => {
+  /** Runs a helper that publishes and dies by SIGKILL on this test's log; what it printed. */
+  const runChild = (name: string): Promise<string> => {
+    const child = fileURLToPath(new URL(`./helpers/${name}`, import.meta.url));
+    return new Promise<string>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', child, dir.file('events.sqlite')], { cwd: REPO }, (_error, stdout) => resolve(stdout));
+    });
+  };
+    const open = (options: Partial<EventBusOptions> = {}): EventBus => {
     const bus = EventBus.open({ path: dir.file('events.sqlite'), logger: silentLogger, ...options });
     buses.push(bus);
     return bus;
@@ -102,6 +113,56 @@ describe('EventBus: the daemon event bus', () => {
     const after = bus.publish(topics.system, 'system', { level: 'info', message: 'restarted' });
     expect(after.seq).to.be.greaterThan(handedOut);
     await waitFor(() => replayed.events.length === persisted + 1, 2000, 'live event');
+  });
+
+  it('announces the events a SIGKILL lost to a client resuming across them, where the hole is', async () => {
+    const output = await runChild('event-bus-crash-child.ts');
+    const { persisted, handedOut } = JSON.parse(output) as { persisted: number; handedOut: number };
+    const bus = open();
+    const restartedAt = bus.lastSeq;
+    expect(restartedAt).to.be.at.least(handedOut);
+
+    // From before the crash: the stored events, then the notice, then live.
+    const order: string[] = [];
+    const tracked = bus.subscribe({
+      since: persisted - 2,
+      onEvent: (event) => order.push(`event ${event.seq}`),
+      onMissed: (missed) => order.push(`missed ${missed.from}-${missed.through} ${missed.reason}`),
+      onLive: () => order.push('live'),
+    });
+    await waitFor(() => order.includes('live'), 5000, 'replay');
+    tracked.close();
+    expect(order).to.deep.equal([`event ${persisted - 1}`, `event ${persisted}`, `missed ${persisted + 1}-${restartedAt} crash`, 'live']);
+
+    // A client that saw some of the lost events live is told from the one after its last.
+    const sawSome = new Collector().subscribe(bus, ['console:*'], persisted + 100);
+    await waitFor(() => sawSome.live, 5000, 'replay');
+    expect(sawSome.missed).to.deep.equal([{ from: persisted + 101, through: restartedAt, reason: 'crash' }]);
+    expect(sawSome.events).to.deep.equal([]);
+
+    // One that resumes past the crash is not told; nor after one more clean restart (the gap is on disk).
+    bus.publish(topics.system, 'system', { level: 'info', message: 'restarted' });
+    bus.close();
+    const again = open();
+    const past = new Collector().subscribe(again, ['*'], restartedAt);
+    const across = new Collector().subscribe(again, ['*'], persisted);
+    await waitFor(() => past.live && across.live, 5000, 'replay');
+    expect(past.missed).to.deep.equal([]);
+    expect(past.seqs()).to.deep.equal([restartedAt + 1]);
+    expect(across.missed).to.deep.equal([{ from: persisted + 1, through: restartedAt, reason: 'crash' }]);
+    expect(across.seqs()).to.deep.equal([restartedAt + 1]);
+  });
+
+  it('announces nothing after a SIGKILL that came once every event handed out was written', async () => {
+    const { handedOut } = JSON.parse(await runChild('event-bus-idle-crash-child.ts')) as { handedOut: number };
+    const bus = open();
+    expect(bus.lastSeq).to.be.at.least(handedOut);
+    const resumed = new Collector().subscribe(bus, ['*'], 0);
+    const atTheEnd = new Collector().subscribe(bus, ['*'], handedOut);
+    await waitFor(() => resumed.live && atTheEnd.live, 5000, 'replay');
+    expect(resumed.seqs()).to.deep.equal(Array.from({ length: handedOut }, (_, i) => i + 1));
+    expect(resumed.missed).to.deep.equal([]);
+    expect(atTheEnd.missed).to.deep.equal([]);
   });
 
   it('persists in batches without being asked, and replays from the disk after a reopen', async () => {
@@ -243,7 +304,7 @@ describe('EventBus: the daemon event bus', () => {
     expect(bus.prune()).to.equal(150);
     const late = new Collector().subscribe(bus, ['*'], 20);
     await waitFor(() => late.live, 2000, 'replay');
-    expect(late.missedThrough).to.equal(150);
+    expect(late.missed).to.deep.equal([{ from: 21, through: 150, reason: 'retention' }]);
     expect(late.events.map((e) => e.seq)).to.deep.equal(Array.from({ length: 100 }, (_, i) => 151 + i));
 
     now += 2 * 3600_000;
@@ -275,7 +336,7 @@ describe('EventBus: the daemon event bus', () => {
     expect(persistedSeq).to.equal(1000);
     const late = new Collector().subscribe(bus, ['*'], 0);
     await waitFor(() => late.live, 2000, 'replay');
-    expect(late.missedThrough).to.equal(lost);
+    expect(late.missed).to.deep.equal([{ from: 1, through: lost, reason: 'disk-fault' }]);
     expect(late.seqs()).to.deep.equal(Array.from({ length: 1000 - lost }, (_, i) => lost + 1 + i));
   });
 

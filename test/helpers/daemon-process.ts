@@ -12,6 +12,8 @@ export interface DaemonProcessOptions {
   scenarios?: string | string[];
   /** 0 (default) picks a free port; restart() reuses the one picked. */
   port?: number;
+  /** More environment for the daemon process. */
+  env?: Record<string, string>;
 }
 
 /** What waitForRun gives back: the run record, of which tests mostly read these. */
@@ -34,7 +36,7 @@ export class DaemonProcess {
     const args = [CLI, 'up', '--rig', options.rig, '--state', options.stateDir, '--listen', `127.0.0.1:${options.port ?? 0}`];
     const scenarios = [options.scenarios ?? []].flat();
     if (scenarios.length) args.push('--scenarios', ...scenarios);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPHERE_RIG_LOG_LEVEL: 'warn' } });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SPHERE_RIG_LOG_LEVEL: 'warn', ...options.env } });
     const stderr: string[] = [];
     createInterface({ input: child.stderr! }).on('line', (l) => stderr.push(l));
     const lines = createInterface({ input: child.stdout! });

@@ -7,6 +7,7 @@ import { RelyingPartyThread } from '../relying-party-thread.js';
 import { compileSchema, formatProblems } from '../schema-check.js';
 import { componentLogger } from '../../util/logger.js';
 import { readJsonBody } from './read-json-body.js';
+import { tenantDownload } from './tenant-download.js';
 import * as schemas from './request-schemas.js';
 
 /**
@@ -22,7 +23,7 @@ import * as schemas from './request-schemas.js';
  *   GET  /tenants/:t                         PUT  /tenants/:t/policy {developmentMode}
  *   GET  /tenants/:t/devices                 POST /tenants/:t/devices {deviceId}       (claim)
  *   GET  /tenants/:t/reference-values        PUT  /tenants/:t/reference-values {...}
- *   GET  /tenants/:t/ca[?thumbprint=]        PEM of the tenant CA
+ *   GET  /tenants/:t/ca[?thumbprint=]        PEM of the tenant CA (without a token: :t is the tenant's id)
  *   GET  /tenants/:t/ca/chain[?thumbprint=]  PKCS#7 (PEM): tenant CA, intermediate, root
  *   GET  /tenants/:t/ca/list                 [{thumbprint, status, active, revoked, ...}]
  *   GET  /tenants/:t/ca/crl[?thumbprint=]    CRL (PEM) of the device certificates revoked
@@ -156,19 +157,19 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
     res.json(service.setReferenceValues(param(req, 'tenant'), document, 'request body'));
   }));
 
-  // ---- the tenant CA
+  // ---- the tenant CA (downloads open; see tenant-download.ts for what an anonymous caller may name)
   router.get('/tenants/:tenant/ca', route((req, res) => {
     const { thumbprint } = query(req, thumbprintQuery);
-    res.type(PEM).send(service.tenantCaPem(param(req, 'tenant'), thumbprint));
+    return tenantDownload(service, param(req, 'tenant'), res, (tenant) => sendAs(res, PEM, service.tenantCaPem(tenant, thumbprint)));
   }));
   router.get('/tenants/:tenant/ca/chain', route((req, res) => {
     const { thumbprint } = query(req, thumbprintQuery);
-    res.type('application/pkcs7-mime').send(service.tenantChainPkcs7(param(req, 'tenant'), thumbprint));
+    return tenantDownload(service, param(req, 'tenant'), res, (tenant) => sendAs(res, 'application/pkcs7-mime', service.tenantChainPkcs7(tenant, thumbprint)));
   }));
   router.get('/tenants/:tenant/ca/list', route((req, res) => void res.json(service.tenantCaList(param(req, 'tenant')))));
-  router.get('/tenants/:tenant/ca/crl', route(async (req, res) => {
+  router.get('/tenants/:tenant/ca/crl', route((req, res) => {
     const { thumbprint } = query(req, thumbprintQuery);
-    res.type('application/pkix-crl').send(await service.tenantCrlPem(param(req, 'tenant'), thumbprint));
+    return tenantDownload(service, param(req, 'tenant'), res, async (tenant) => sendAs(res, 'application/pkix-crl', await service.tenantCrlPem(tenant, thumbprint)));
   }));
   router.post('/tenants/:tenant/ca/rotate', route(async (req, res) => {
     const { activate } = await body(req, rotateCa);
@@ -215,6 +216,11 @@ export function createDaaRouter(service: DaaService, options: DaaRouterOptions =
     res.status(status).json(answer);
   });
   return Object.assign(router, { close: () => relyingParty.close() });
+}
+
+/** Sets the type only with the body in hand: an error thrown while making it must go out as JSON, not as the download's type. */
+function sendAs(res: Response, type: string, body: string): void {
+  res.type(type).send(body);
 }
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----/g;

@@ -13,11 +13,12 @@ import { ConsoleTail } from './console-tail.js';
 import { copyButton } from './copy-button.js';
 import { fact } from './fact-list.js';
 import { problemDetails } from './problem-details.js';
+import { RecoverButton } from './recover-button.js';
 
 /**
  * One board on the rig page: state and health, OS, apps, device ID,
  * attestation, who holds it, what it runs and last ran, its latest console
- * lines, and (for operators) power, reset, health check and maintenance, and
+ * lines, and (for operators) power, reset, health check, maintenance and recovery, and
  * the box that picks it for the start-run form. The facts redraw when the
  * board changes; the buttons and the selection box stay put, so keyboard
  * focus is never lost to a redraw.
@@ -30,6 +31,7 @@ export class BoardCard implements View {
   private readonly select: HTMLInputElement;
   private readonly boardActions: BoardActions;
   private readonly healthControls: BoardHealthControls;
+  private readonly recover: RecoverButton;
   private readonly tail: ConsoleTail;
   private readonly key = viewKey('card');
   private drawnSignature = '';
@@ -46,10 +48,12 @@ export class BoardCard implements View {
     this.tail = new ConsoleTail(context, boardId);
     this.boardActions = new BoardActions(context, boardId, ['power-on', 'power-cycle', 'reset'], { hideInapplicable: true });
     this.healthControls = new BoardHealthControls(context, boardId);
+    this.recover = new RecoverButton(context, boardId);
     this.actions.append(
       h('a', { class: 'button subtle console-link', text: 'Console', attrs: { href: links.board(boardId), 'aria-label': `Console and details of ${boardId}` } }),
       ...this.boardActions.buttons,
       ...this.healthControls.buttons,
+      this.recover.element,
     );
     this.element = h(
       'article',
@@ -82,6 +86,7 @@ export class BoardCard implements View {
     }
     this.boardActions.update(board);
     this.healthControls.update(board);
+    this.recover.update(board);
     this.drawSelect(board);
   }
 
@@ -100,6 +105,7 @@ export class BoardCard implements View {
   destroy(): void {
     for (const undo of this.cleanup) undo();
     this.tail.destroy();
+    this.recover.destroy();
     this.context.frames.cancel(this.key);
   }
 }

@@ -13,6 +13,7 @@ import { BoardActions } from './board-actions.js';
 import { boardFacts } from './board-card.js';
 import { healthFacts } from './board-health-facts.js';
 import { BoardHealthControls } from './board-health-controls.js';
+import { RecoverButton } from './recover-button.js';
 import { consoleDownloadButton } from './console-download.js';
 import { ConsolePanel } from './console-panel.js';
 import { dataTable } from './data-table.js';
@@ -28,6 +29,7 @@ export class BoardView implements View {
   private readonly facts = h('dl', { class: 'facts wide' });
   private readonly actions: BoardActions;
   private readonly healthControls: BoardHealthControls;
+  private readonly recover: RecoverButton;
   private readonly console: ConsolePanel;
   private readonly runs = h('div');
   private readonly key = viewKey('board');
@@ -40,13 +42,14 @@ export class BoardView implements View {
   ) {
     this.actions = new BoardActions(context, boardId, ['power-on', 'power-off', 'power-cycle', 'reset']);
     this.healthControls = new BoardHealthControls(context, boardId);
+    this.recover = new RecoverButton(context, boardId);
     this.console = new ConsolePanel(context, { stepMatches: false });
     this.console.addHeadControl(consoleDownloadButton(context, boardId));
     this.element = h(
       'div',
       { class: 'view board-view', data: { board: boardId } },
       h('p', { class: 'crumbs' }, h('a', { text: '← Rig', attrs: { href: links.rig() } })),
-      h('header', { class: 'run-head' }, this.title, h('div', { class: 'run-actions' }, ...this.actions.buttons, ...this.healthControls.buttons)),
+      h('header', { class: 'run-head' }, this.title, h('div', { class: 'run-actions' }, ...this.actions.buttons, ...this.healthControls.buttons, this.recover.element)),
       h(
         'div',
         { class: 'board-body' },
@@ -76,6 +79,7 @@ export class BoardView implements View {
     const board = this.context.model.boards.get(this.boardId);
     this.actions.update(board);
     this.healthControls.update(board);
+    this.recover.update(board);
     if (!board) {
       replaceChildren(this.title, h('h2', { text: this.boardId }), h('span', { class: 'muted', text: 'not in this rig' }));
       return;
@@ -111,6 +115,7 @@ export class BoardView implements View {
     for (const undo of this.cleanup) undo();
     this.runsRefresh.cancel();
     this.console.destroy();
+    this.recover.destroy();
     this.context.frames.cancel(this.key);
   }
 }

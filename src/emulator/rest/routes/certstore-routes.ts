@@ -4,6 +4,7 @@ import { parseCertificate, type Certificate } from '../../../pki/certificate.js'
 import { DeviceRefusal } from '../../device-error.js';
 import type { StoredCertificate } from '../device-settings.js';
 import { readJsonBody, requestSchema } from '../json-request.js';
+import { keyDerivationProblem } from '../key-derivation-cost.js';
 import type { RestRoute } from '../rest-route.js';
 
 /**
@@ -58,6 +59,9 @@ export function storedBytes(cert: StoredCertificate): number {
 function readPrivateKey(pem: string, password: string | undefined): KeyObject {
   const encrypted = /ENCRYPTED/.test(pem);
   if (password !== undefined && !encrypted) throw bad(Code.PasswordForUnencryptedKey, 'a password was given for an unencrypted key');
+  // Before OpenSSL decrypts: it would spend whatever key derivation work the key asks for, on the event loop.
+  const tooCostly = keyDerivationProblem(pem);
+  if (tooCostly) throw bad(Code.PrivateKeyInvalid, tooCostly);
   try {
     return createPrivateKey({ key: pem, format: 'pem', ...(password !== undefined ? { passphrase: password } : {}) });
   } catch (error) {
