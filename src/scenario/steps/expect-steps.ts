@@ -5,6 +5,7 @@ import { DeviceRestClient } from '../../device/rest/device-rest-client.js';
 import { defineStep, type StepContext } from '../step-type.js';
 import { imageIdOf } from './artefact-steps.js';
 import { pollUntil } from './poll-until.js';
+import { restClient } from './rest-steps.js';
 
 const WITHIN = { type: 'integer', minimum: 0, maximum: 3_600_000, description: 'keep asking the board for up to this many ms until the answer is right (default 0: ask once)' } as const;
 
@@ -126,19 +127,27 @@ export const expectOsVersionStep = defineStep<{ version: string; within?: number
   schema: { required: ['version'], properties: { version: { type: 'string', minLength: 1 }, within: WITHIN } },
   defaultTimeoutMs: 30_000,
   run: async ({ version, within }, context) => {
-    const info = await pollUntil(
-      () => context.board.info({ signal: context.signal, timeoutMs: context.remainingMs() }),
-      (answer) => answer.osVersion === version,
-      { withinMs: within ?? 0, signal: context.signal },
-    );
-    context.measure('os-version', info.osVersion ?? 'none', { equals: version });
+    const call = () => ({ signal: context.signal, timeoutMs: context.remainingMs() });
+    // Over the REST API (GET /osversion needs no capability), as a real board is asked.
+    const client = context.board.restEndpoint() ? restClient(context) : undefined;
+    try {
+      const osVersion = await pollUntil(
+        async () => (client ? await client.osVersion(call()) : ((await context.board.info(call())).osVersion ?? 'none')),
+        (answer) => answer === version,
+        { withinMs: within ?? 0, signal: context.signal },
+      );
+      context.measure('os-version', osVersion, { equals: version });
+    } finally {
+      client?.close();
+    }
   },
 });
 
-export const expectAppStateStep = defineStep<{ componentId: string; state: string; imageOf?: string; within?: number }>({
+export const expectAppStateStep = defineStep<{ componentId: string; state: string; imageOf?: string; within?: number; capability?: string }>({
   type: 'expect-app-state',
   needsPower: true,
-  description: "An app is in a state (running, stopped, debugging, notPresent); with imageOf, it runs the image of that artefact; with within, wait until it does",
+  description:
+    "An app is in a state (running, stopped, debugging, notPresent), as the device REST API says (GET /app/status, and GET /images for imageOf: both need a FieldServicing or AppDevelopment capability, on the board or sent with capability); with imageOf, it runs the image of that artefact; with within, wait until it does",
   schema: {
     required: ['componentId', 'state'],
     properties: {
@@ -146,19 +155,53 @@ export const expectAppStateStep = defineStep<{ componentId: string; state: strin
       state: { enum: ['running', 'stopped', 'debugging', 'notPresent'] },
       imageOf: { type: 'string' },
       within: WITHIN,
+      capability: { type: 'string', description: 'artefact of a capability image sent in the AZSPHERE-CAPABILITIES header' },
     },
   },
   defaultTimeoutMs: 30_000,
-  run: async ({ componentId, state, imageOf, within }, context) => {
+  run: async ({ componentId, state, imageOf, within, capability }, context) => {
     const expectedImage = imageOf ? imageIdOf(context.run.artefact(imageOf).images[0]!) : undefined;
-    const appOf = (info: Awaited<ReturnType<Board['info']>>) => info.apps.find((a) => a.componentId.toLowerCase() === componentId.toLowerCase());
-    const info = await pollUntil(
-      () => context.board.info({ signal: context.signal, timeoutMs: context.remainingMs() }),
-      (answer) => (appOf(answer)?.state ?? 'notPresent') === state && (!expectedImage || appOf(answer)?.imageId === expectedImage),
-      { withinMs: within ?? 0, signal: context.signal },
-    );
-    const app = appOf(info);
-    context.measure(`app ${componentId} state`, app?.state ?? 'notPresent', { equals: state });
-    if (expectedImage) context.measure(`app ${componentId} image`, app?.imageId ?? 'none', { equals: expectedImage });
+    const ask = appFactsAsker(context, componentId, expectedImage !== undefined, capability ? context.run.artefact(capability).images[0] : undefined);
+    try {
+      const facts = await pollUntil(ask.facts, (answer) => answer.state === state && (!expectedImage || answer.imageId === expectedImage), {
+        withinMs: within ?? 0,
+        signal: context.signal,
+      });
+      context.measure(`app ${componentId} state`, facts.state, { equals: state });
+      if (expectedImage) context.measure(`app ${componentId} image`, facts.imageId ?? 'none', { equals: expectedImage });
+    } finally {
+      ask.close();
+    }
   },
 });
+
+/**
+ * An app's state and image as the board's device REST API tells them, as a
+ * real board is asked; a board without a REST endpoint (a test double) through
+ * its driver's info.
+ */
+function appFactsAsker(context: StepContext, componentId: string, wantImage: boolean, capability: Buffer | undefined): { facts: () => Promise<{ state: string; imageId?: string }>; close: () => void } {
+  const call = () => ({ signal: context.signal, timeoutMs: context.remainingMs() });
+  if (!context.board.restEndpoint()) {
+    return {
+      facts: async () => {
+        const info = await context.board.info(call());
+        const app = info.apps.find((a) => a.componentId.toLowerCase() === componentId.toLowerCase());
+        return { state: app?.state ?? 'notPresent', ...(app?.imageId ? { imageId: app.imageId } : {}) };
+      },
+      close: () => undefined,
+    };
+  }
+  const client = restClient(context, capability);
+  return {
+    facts: async () => {
+      const state = String(await client.appStatus(componentId, call()));
+      if (!wantImage) return { state };
+      const images = await client.images(call());
+      const component = images.components?.find((c) => c.uid?.toLowerCase() === componentId.toLowerCase());
+      const imageId = component?.images?.[0]?.uid;
+      return { state, ...(imageId ? { imageId } : {}) };
+    },
+    close: () => client.close(),
+  };
+}

@@ -8,7 +8,8 @@ import { expectRefusal } from './device-error-of.js';
  * talks to a board: sideload (stage + install), app control, restart. Works on
  * real and emulated boards alike through the board's REST endpoint.
  */
-function restClient(context: StepContext, capability?: Buffer): DeviceRestClient {
+/** A REST client for the run's board; `capability` goes in the AZSPHERE-CAPABILITIES header. */
+export function restClient(context: StepContext, capability?: Buffer): DeviceRestClient {
   const endpoint = context.board.restEndpoint();
   if (!endpoint) throw new RigError('not-applicable', 'no-rest-endpoint', `board ${context.board.identity.id} has no REST API endpoint`);
   return new DeviceRestClient({ baseUrl: endpoint.baseUrl, caPem: endpoint.caPem, ...(capability ? { capabilityImage: capability } : {}) });

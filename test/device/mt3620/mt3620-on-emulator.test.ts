@@ -145,7 +145,6 @@ describe('the mt3620 driver on an emulated board: recovery and REST code paths u
     const dir = join(work, 'recovery-23.01');
     saveRecoveryImageSet(dir, set);
 
-    const since = driver.console.mark();
     const progress: RecoveryProgress[] = [];
     states.length = 0;
     await driver.recover(dir, { onProgress: (p) => progress.push(p) });
