@@ -11,7 +11,7 @@ import { buildRecoverySetFor, recoverFrom } from './recovery-steps.js';
  * which is how a real board shows its services are up. The heart of the rig's
  * health check.
  */
-const SETTLED: ReadonlySet<BoardState> = new Set(['off', 'ready', 'hung', 'broken', 'rom-recovery', 'offline']);
+const SETTLED: ReadonlySet<BoardState> = new Set(['off', 'ready', 'hung', 'broken', 'rom-recovery', 'offline', 'unknown']);
 
 /** The board's state once it stops booting (listening first, so a change between the two is not missed). */
 async function settledState(board: Board, context: StepContext): Promise<BoardState> {
@@ -63,12 +63,17 @@ export const bringUpStep = defineStep<{ recoverTo?: string; recover?: 'if-stuck'
       did.push('powered on');
       state = await settledState(board, context);
     }
-    if (state === 'hung') {
+    // Hung (the emulator knows), or unknown: a real board that never answered on its REST API
+    // after booting tells the rig nothing more, and a reset is what a person at the bench tries.
+    if (state === 'hung' || state === 'unknown') {
+      const was = state;
       await board.reset(options());
-      did.push('reset (it was hung)');
+      did.push(`reset (it was ${was === 'hung' ? 'hung' : 'not answering'})`);
       state = await settledState(board, context);
     }
-    if (state === 'broken' || state === 'rom-recovery' || (recover === 'always' && state !== 'offline')) {
+    // Still silent after a reset: as good as stuck in ROM.
+    const stuck = state === 'broken' || state === 'rom-recovery' || state === 'unknown';
+    if (stuck || (recover === 'always' && state !== 'offline')) {
       const osVersion = recoverTo ?? context.run.services.baselineOsVersion;
       // A rig-signed set only helps a board that trusts the rig's keys (an emulated one); a real
       // board needs Microsoft's recovery images, which the rig does not have.
