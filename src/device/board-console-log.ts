@@ -51,7 +51,7 @@ export class BoardConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; c
   /** Reads lines from a TCP port that comes and goes with the board (reconnecting). */
   addTcp(channel: string, host: string, port: number): void {
     const source = new TcpLineSource({ host, port, name: `${this.name}/${channel}` });
-    source.on('line', (text, timestamp) => this.#record(channel, text, timestamp));
+    source.on('line', (line) => this.#record(channel, line.text, line.timestamp));
     this.#sources.set(channel, { kind: 'tcp', source });
   }
 
@@ -103,7 +103,7 @@ export class BoardConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; c
     this.#shutDown(new ConsoleError('infra-error', 'console-closed', `console ${this.name} was closed`));
     await Promise.allSettled(
       [...this.#sources.values()].map(async (source) => {
-        if (source.kind === 'tcp') source.source.close();
+        if (source.kind === 'tcp') await source.source.close();
         else {
           const port = source.port;
           source.port = undefined;
@@ -132,7 +132,7 @@ export class BoardConsoleLog extends EventEmitter<{ line: [line: ConsoleLine]; c
 
   #shutDown(error: ConsoleError): void {
     if (this.#history.close(error)) {
-      for (const source of this.#sources.values()) if (source.kind === 'tcp') source.source.close();
+      for (const source of this.#sources.values()) if (source.kind === 'tcp') void source.source.close();
       this.emit('close');
     }
   }

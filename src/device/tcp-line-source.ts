@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import type { ConsoleLine } from './console-history.js';
 import { componentLogger } from '../util/logger.js';
 
 const log = componentLogger('tcp-line-source');
@@ -21,7 +22,8 @@ const RETRY_MAX_MS = 2_000;
  * output port is gone while the board resets and back once it runs again, so
  * the source reconnects (200 ms, doubling to 2 s) until it is closed.
  */
-export class TcpLineSource extends EventEmitter<{ line: [text: string, timestamp: number] }> {
+export class TcpLineSource extends EventEmitter<{ line: [line: ConsoleLine]; close: [] }> {
+  #seq = 0;
   #socket: Socket | undefined;
   #retry: NodeJS.Timeout | undefined;
   #retryMs = RETRY_MIN_MS;
@@ -39,10 +41,13 @@ export class TcpLineSource extends EventEmitter<{ line: [text: string, timestamp
     return this.#socket !== undefined && !this.#socket.connecting && !this.#socket.destroyed;
   }
 
-  close(): void {
+  /** Stops reading and reconnecting for good. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#retry);
     this.#socket?.destroy();
+    this.emit('close');
   }
 
   #connect(): void {
@@ -83,6 +88,7 @@ export class TcpLineSource extends EventEmitter<{ line: [text: string, timestamp
   }
 
   #emitLine(raw: string): void {
-    this.emit('line', raw.endsWith('\r') ? raw.slice(0, -1) : raw, Date.now());
+    this.#seq += 1;
+    this.emit('line', { seq: this.#seq, timestamp: Date.now(), text: raw.endsWith('\r') ? raw.slice(0, -1) : raw });
   }
 }

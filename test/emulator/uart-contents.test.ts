@@ -128,10 +128,10 @@ describe("a debugged app's output port (TCP 2342 on a real board)", function () 
     await developer.startAppForDebugging(DEV_APP);
     const source = new TcpLineSource({ host: '127.0.0.1', port, name: 'app-output' });
     try {
-      const line = await new Promise<string>((resolve) => source.once('line', (text) => resolve(text)));
+      const line = await new Promise<string>((resolve) => source.once('line', (received) => resolve(received.text)));
       expect(line).to.equal('hello from the app');
     } finally {
-      source.close();
+      await source.close();
     }
   });
 

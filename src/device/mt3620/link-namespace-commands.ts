@@ -14,6 +14,8 @@ import { privileged, SERVICE_LINK_DEVICE_ADDRESS, SERVICE_LINK_HOST_ADDRESS, typ
 export const LINK_NAMESPACE_PREFIX = 'sphere-rig-';
 /** The device REST API on the link. */
 export const DEVICE_REST_PORT = 443;
+/** A debugged high-level app's output port on the link (next to gdbserver on 2345). */
+export const DEVICE_APP_OUTPUT_PORT = 2342;
 
 /** The namespace of a board's link: `sphere-rig-<USB serial>`, with anything outside [A-Za-z0-9_.-] made `_`. */
 export function namespaceFor(usbSerial: string): string {
@@ -98,7 +100,7 @@ export interface ForwarderProgram {
  * the file system, which every namespace sees) and connects each client to
  * the board's REST API, 192.168.35.2:443, on the namespace's link.
  */
-export function forwarderCommand(namespace: string, socketPath: string, program: ForwarderProgram, settings: LinkCommandSettings = {}): CommandLine {
+export function forwarderCommand(namespace: string, socketPath: string, program: ForwarderProgram, settings: LinkCommandSettings = {}, port = DEVICE_REST_PORT): CommandLine {
   const [file, ...leading] = program.command;
   return privileged(settings, ip(settings), [
     'netns',
@@ -109,7 +111,7 @@ export function forwarderCommand(namespace: string, socketPath: string, program:
     '--listen',
     socketPath,
     '--connect',
-    `${SERVICE_LINK_DEVICE_ADDRESS}:${DEVICE_REST_PORT}`,
+    `${SERVICE_LINK_DEVICE_ADDRESS}:${port}`,
     '--uid',
     String(program.uid),
     '--gid',

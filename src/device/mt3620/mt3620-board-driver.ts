@@ -21,7 +21,8 @@ import type { BoardPins } from '../board-pins.js';
 import { ConsoleLog } from '../console-log.js';
 import { recoverBoard, type RecoveryTimeouts } from '../recovery-client.js';
 import { DeviceRestClient } from '../rest/device-rest-client.js';
-import { APP_UART_PREFIX, DEBUG_UART, RECOVERY_UART } from '../console-channel.js';
+import { APP_OUTPUT, APP_UART_PREFIX, DEBUG_UART, RECOVERY_UART } from '../console-channel.js';
+import { TcpLineSource } from '../tcp-line-source.js';
 import { ContinuousConsole, type ConsoleLineSource } from './continuous-console.js';
 import { FtdiBoardPins, type TtyHooks } from './ftdi-board-pins.js';
 import { FtdiGpio } from './ftdi-gpio.js';
@@ -150,7 +151,7 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     this.identity = { id: options.id, driver: 'mt3620', deviceId: null, usbSerial: options.usbSerial, tags: options.tags ?? [], tenant: options.tenant ?? null };
     // What a real board prints: the 1BL and Pluton lines on the recovery UART, Microsoft's diagnostics on the debug UART.
     this.console = new ContinuousConsole(options.id, {
-      channels: [RECOVERY_UART, DEBUG_UART, ...Object.keys(options.appUarts ?? {}).map((name) => `${APP_UART_PREFIX}${name}`)],
+      channels: [RECOVERY_UART, DEBUG_UART, APP_OUTPUT, ...Object.keys(options.appUarts ?? {}).map((name) => `${APP_UART_PREFIX}${name}`)],
     });
     this.#latency = options.latencyTimers ?? new FtdiLatencyTimers();
     this.console.on('detached', () => this.#consoleLost());
@@ -364,6 +365,7 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     await Promise.allSettled([
       this.console.detach(),
       this.console.detach(RECOVERY_UART),
+      this.console.detach(APP_OUTPUT),
       attachment.pins.close?.(),
       this.#options.serviceLink.release(this.identity.usbSerial!),
     ]);
@@ -386,6 +388,9 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
     try {
       this.#endpoint = await this.#options.serviceLink.endpoint(board, options);
       this.#linkProblem = undefined;
+      const appOutput = this.#endpoint.appOutput;
+      // A debugged app's output port: reconnected as the app comes and goes.
+      if (appOutput) this.console.attach(new TcpLineSource({ host: appOutput.host, port: appOutput.port, name: `${this.identity.id}/${APP_OUTPUT}` }), APP_OUTPUT);
     } catch (error) {
       if (error instanceof RigError && error.failureClass === 'cancelled') throw error;
       this.#linkProblem = (error as Error).message;

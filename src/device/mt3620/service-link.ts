@@ -14,6 +14,7 @@ import {
   addNamespaceCommand,
   addressNamespacedLinkCommands,
   deleteNamespaceCommand,
+  DEVICE_APP_OUTPUT_PORT,
   forwarderCommand,
   isRigNamespace,
   listAddressesInNamespaceCommand,
@@ -55,6 +56,8 @@ export interface ServiceEndpoint {
   how: 'configured' | 'existing-link' | 'brought-up';
   /** The board's link namespace, when it has one. */
   namespace?: string;
+  /** Where a debugged app's output port (TCP 2342 on the device) is reached from the rig, when it can be. */
+  appOutput?: { host: string; port: number };
 }
 
 export interface ServiceLinkProvider {
@@ -71,10 +74,12 @@ export class FixedServiceEndpoint implements ServiceLinkProvider {
   constructor(
     private readonly baseUrl: string,
     private readonly caPem: string,
+    /** Where the app output port is, when known (an emulated board's appOutputPort in tests). */
+    private readonly appOutput?: { host: string; port: number },
   ) {}
 
   async endpoint(): Promise<ServiceEndpoint> {
-    return { baseUrl: this.baseUrl, caPem: this.caPem, link: null, how: 'configured' };
+    return { baseUrl: this.baseUrl, caPem: this.caPem, link: null, how: 'configured', ...(this.appOutput ? { appOutput: this.appOutput } : {}) };
   }
 
   async release(): Promise<void> {}
@@ -106,6 +111,8 @@ interface BoardLink {
   slattach: StartedCommand | null;
   forwarder: StartedCommand;
   bridge: LoopbackBridge;
+  /** The same pair for the app output port; absent when it could not be set up. */
+  appOutput?: { forwarder: StartedCommand; bridge: LoopbackBridge };
   endpoint: ServiceEndpoint;
 }
 
@@ -202,7 +209,13 @@ export class SlipServiceLinks implements ServiceLinkProvider {
       const adopted = linkForBoard(await this.links(wait()), board.usbSerial, true);
       if (adopted?.deviceAddress && adopted.up && !adopted.ifname.includes('/') && adopted.alias === null) {
         log.info('using the service link already up in the host namespace', { usbSerial: board.usbSerial, link: adopted.ifname, device: adopted.deviceAddress });
-        return { baseUrl: `https://${adopted.deviceAddress}`, caPem: this.#caPem, link: adopted.ifname, how: 'existing-link' };
+        return {
+          baseUrl: `https://${adopted.deviceAddress}`,
+          caPem: this.#caPem,
+          link: adopted.ifname,
+          how: 'existing-link',
+          appOutput: { host: adopted.deviceAddress, port: DEVICE_APP_OUTPUT_PORT },
+        };
       }
     }
 
@@ -247,10 +260,35 @@ export class SlipServiceLinks implements ServiceLinkProvider {
       slattach?.stop();
       throw error;
     }
-    const endpoint: ServiceEndpoint = { baseUrl: `https://127.0.0.1:${bridge.port}`, caPem: this.#caPem, link: `${namespace}/${ifname}`, how, namespace };
-    this.#links.set(board.usbSerial, { namespace, ifname, slattach, forwarder, bridge, endpoint });
+    const appOutput = await this.#appOutputPair(namespace, settings);
+    const endpoint: ServiceEndpoint = {
+      baseUrl: `https://127.0.0.1:${bridge.port}`,
+      caPem: this.#caPem,
+      link: `${namespace}/${ifname}`,
+      how,
+      namespace,
+      ...(appOutput ? { appOutput: { host: '127.0.0.1', port: appOutput.bridge.port } } : {}),
+    };
+    this.#links.set(board.usbSerial, { namespace, ifname, slattach, forwarder, bridge, ...(appOutput ? { appOutput } : {}), endpoint });
     log.info('service link up in its namespace', { usbSerial: board.usbSerial, tty: path, namespace, link: ifname, device: SERVICE_LINK_DEVICE_ADDRESS, via: endpoint.baseUrl });
     return endpoint;
+  }
+
+  /**
+   * A second forwarder and bridge for the device's app output port (2342), so a debugged app's
+   * output reaches the rig as it does Microsoft's tools. Not having it costs only that channel.
+   */
+  async #appOutputPair(namespace: string, settings: LinkCommandSettings | undefined): Promise<{ forwarder: StartedCommand; bridge: LoopbackBridge } | undefined> {
+    const socketPath = join(this.#runDir(), `${namespace}-app-output.sock`);
+    const forward = forwarderCommand(namespace, socketPath, this.#options.forwarder ?? defaultForwarder(), settings ?? {}, DEVICE_APP_OUTPUT_PORT);
+    const forwarder = this.#options.runner.start(forward.file, forward.args);
+    try {
+      return { forwarder, bridge: await (this.#options.openBridge ?? openLoopbackBridge)(socketPath) };
+    } catch (error) {
+      forwarder.stop();
+      log.warn('no route to the app output port: debugged apps will not be heard', { namespace, error: (error as Error).message });
+      return undefined;
+    }
   }
 
   async #release(usbSerial: string): Promise<void> {
@@ -259,8 +297,9 @@ export class SlipServiceLinks implements ServiceLinkProvider {
     this.#links.delete(usbSerial);
     log.info('taking the service link down', { usbSerial, namespace: link.namespace, link: link.ifname });
     await link.bridge.close();
-    for (const process of [link.forwarder, link.slattach]) process?.stop();
-    await Promise.race([Promise.all([link.forwarder.exited, link.slattach?.exited]), delay(2_000, undefined, { ref: false })]);
+    await link.appOutput?.bridge.close();
+    for (const process of [link.forwarder, link.appOutput?.forwarder, link.slattach]) process?.stop();
+    await Promise.race([Promise.all([link.forwarder.exited, link.appOutput?.forwarder.exited, link.slattach?.exited]), delay(2_000, undefined, { ref: false })]);
     await this.#run(deleteNamespaceCommand(link.namespace, this.#options.commands), { timeoutMs: 10_000 }, false).catch((error: unknown) =>
       log.warn('deleting the link namespace failed', { namespace: link.namespace, error: (error as Error).message }),
     );

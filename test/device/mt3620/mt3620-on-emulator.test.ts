@@ -11,6 +11,8 @@ import type { PowerAction, PowerSwitch } from '../../../src/device/mt3620/power-
 import { FixedServiceEndpoint } from '../../../src/device/mt3620/service-link.js';
 import { DeviceRestClient } from '../../../src/device/rest/device-rest-client.js';
 import { keystoreBodyFor } from '../../../src/firmware/rig-keystore.js';
+import { buildSampleApp } from '../../../src/firmware/sample-app.js';
+import { buildCapabilityImage, Capability } from '../../../src/image/capability-image.js';
 import { buildRecoveryImageSet, saveRecoveryImageSet } from '../../../src/firmware/recovery-image-set.js';
 import type { DiscoveredBoard, UsbBoardSource } from '../../../src/link/usb-discovery.js';
 import { rawSignerFor } from '../../../src/pki/raw-signer.js';
@@ -63,6 +65,8 @@ function waitForState(driver: Mt3620BoardDriver, wanted: BoardState, timeoutMs =
   });
 }
 
+const TALKER = '3d4e5f60-7182-4d9e-8fa0-2b3c4d5e6f70';
+
 describe('the mt3620 driver on an emulated board: recovery and REST code paths unchanged', function () {
   this.timeout(180_000);
   let emulator: EmulatorProcess;
@@ -98,7 +102,7 @@ describe('the mt3620 driver on an emulated board: recovery and REST code paths u
       tags: ['real-path'],
       source: new EmulatorAsUsb(board),
       pins: () => new EmulatedPins(control),
-      serviceLink: new FixedServiceEndpoint(String(surfaces.restUrl), readFileSync(String(surfaces.restCa), 'utf8')),
+      serviceLink: new FixedServiceEndpoint(String(surfaces.restUrl), readFileSync(String(surfaces.restCa), 'utf8'), { host: '127.0.0.1', port: Number(surfaces.appOutputPort) }),
       power: new ControlChannelPower(control),
       readyPollMs: 100,
       recoveryTimeouts: { romBannerMs: 5_000, messageMs: 10_000 },
@@ -165,8 +169,28 @@ describe('the mt3620 driver on an emulated board: recovery and REST code paths u
   });
 
   it('reads a bench-wired app UART as its own console channel, beside the recovery and debug UARTs', () => {
-    expect(driver.console.channels()).to.deep.equal(['recovery-uart', 'debug-uart', 'app-uart:sensor']);
+    expect(driver.console.channels()).to.deep.equal(['recovery-uart', 'debug-uart', 'app-output', 'app-uart:sensor']);
     expect(driver.console.isAttached('app-uart:sensor')).to.equal(true);
+  });
+
+  it("hears a debugged app on the service link's app output port, as channel app-output", async () => {
+    const roles = await loadSigningRoles(join(emulator.stateDir, 'keys'));
+    const capability = buildCapabilityImage({ deviceId, capabilities: [Capability.AppDevelopment] }, rawSignerFor(findSigningRole(roles, 'capability')));
+    const app = buildSampleApp(
+      { name: 'Talker', componentId: TALKER, development: true, behaviour: { log: ['heard over the link'] } },
+      rawSignerFor(findSigningRole(roles, 'development-app')),
+    );
+    const rest = new DeviceRestClient({ ...driver.restEndpoint()!, capabilityImage: capability });
+    try {
+      const since = driver.console.mark();
+      await rest.sideload(app);
+      await rest.stopApp(TALKER);
+      await rest.startAppForDebugging(TALKER);
+      const line = await driver.console.expect('heard over the link', { since, timeoutMs: 10_000, channels: ['app-output'] });
+      expect(line.channel).to.equal('app-output');
+    } finally {
+      rest.close();
+    }
   });
 
   it('keeps one console history from power-on through recovery', () => {

@@ -155,6 +155,8 @@ describe('the SLIP service links of real boards, one network namespace per board
       const { provider, bridges } = links(runner);
       const endpoint = await provider.endpoint(board(BOARD_1), { timeoutMs: 5_000 });
       expect(endpoint).to.deep.include({ baseUrl: 'https://127.0.0.1:41000', link: `${ns}/sl0`, how: 'brought-up', namespace: ns });
+      // A second forwarder and bridge carry the device's app output port (2342) the same way.
+      expect(endpoint.appOutput).to.deep.equal({ host: '127.0.0.1', port: 41001 });
       expect(endpoint.caPem).to.equal(readFileSync(REAL_DEVICE_CA_PATH, 'utf8'));
       expect(parseCertificates(endpoint.caPem)[0]!.subject).to.contain('Azure Sphere Device');
       const tty = byId(BOARD_1, 2);
@@ -178,8 +180,12 @@ describe('the SLIP service links of real boards, one network namespace per board
         `ip -n ${ns} link set dev sl0 alias sphere-rig:${BOARD_1}`,
         `ip -n ${ns} link set dev sl0 up`,
         `start ip netns exec ${ns} ${FORWARDER.command.join(' ')} --listen ${socket} --connect 192.168.35.2:443 --uid 1000 --gid 1000`,
+        `start ip netns exec ${ns} ${FORWARDER.command.join(' ')} --listen ${RUN_DIR}/${ns}-app-output.sock --connect 192.168.35.2:2342 --uid 1000 --gid 1000`,
       ]);
-      expect(bridges.opened).to.deep.equal([{ socketPath: socket, port: 41000, closed: false }]);
+      expect(bridges.opened).to.deep.equal([
+        { socketPath: socket, port: 41000, closed: false },
+        { socketPath: `${RUN_DIR}/${ns}-app-output.sock`, port: 41001, closed: false },
+      ]);
       expect(runner.log.join('\n')).not.to.contain('192.168.35.3');
     });
 
@@ -203,7 +209,8 @@ describe('the SLIP service links of real boards, one network namespace per board
       const { provider, bridges } = links(runner);
       const first = await provider.endpoint(board(BOARD_1), { timeoutMs: 5_000 });
       const second = await provider.endpoint(board(BOARD_2, 6), { timeoutMs: 5_000 });
-      expect([first.baseUrl, second.baseUrl]).to.deep.equal(['https://127.0.0.1:41000', 'https://127.0.0.1:41001']);
+      expect([first.baseUrl, second.baseUrl]).to.deep.equal(['https://127.0.0.1:41000', 'https://127.0.0.1:41002']);
+      expect([first.appOutput?.port, second.appOutput?.port]).to.deep.equal([41001, 41003]);
       expect([first.namespace, second.namespace]).to.deep.equal([ns1, ns2]);
       // Board 2's namespace had a link up for it already (tagged, .1 peer .2): reused, only a forwarder is started.
       expect(second).to.deep.include({ how: 'existing-link', link: `${ns2}/sl0` });
@@ -211,9 +218,16 @@ describe('the SLIP service links of real boards, one network namespace per board
       expect(runner.log.filter((l) => l.startsWith('start ')).map((l) => l.split(' ').slice(0, 6).join(' '))).to.deep.equal([
         `start ip netns exec ${ns1} slattach`,
         `start ip netns exec ${ns1} /usr/bin/node`,
+        `start ip netns exec ${ns1} /usr/bin/node`,
+        `start ip netns exec ${ns2} /usr/bin/node`,
         `start ip netns exec ${ns2} /usr/bin/node`,
       ]);
-      expect(bridges.opened.map((b) => b.socketPath)).to.deep.equal([`${RUN_DIR}/${ns1}.sock`, `${RUN_DIR}/${ns2}.sock`]);
+      expect(bridges.opened.map((b) => b.socketPath)).to.deep.equal([
+        `${RUN_DIR}/${ns1}.sock`,
+        `${RUN_DIR}/${ns1}-app-output.sock`,
+        `${RUN_DIR}/${ns2}.sock`,
+        `${RUN_DIR}/${ns2}-app-output.sock`,
+      ]);
     });
 
     it('reuses what it set up: a second call for the board runs nothing', async () => {
@@ -239,10 +253,10 @@ describe('the SLIP service links of real boards, one network namespace per board
       const runner = new FakeCommandRunner(freshHost(ns, 'host'));
       const { provider, bridges } = links(runner);
       await provider.endpoint(board(BOARD_1), { timeoutMs: 5_000 });
-      expect(runner.started.map((s) => s.stopped)).to.deep.equal([false, false]);
+      expect(runner.started.map((s) => s.stopped)).to.deep.equal([false, false, false]);
       await provider.close();
-      expect(bridges.opened[0]!.closed).to.equal(true);
-      expect(runner.started.map((s) => s.stopped), 'slattach and forwarder').to.deep.equal([true, true]);
+      expect(bridges.opened.map((b) => b.closed)).to.deep.equal([true, true]);
+      expect(runner.started.map((s) => s.stopped), 'slattach and both forwarders').to.deep.equal([true, true, true]);
       expect(runner.log.at(-1)).to.equal(`ip netns del ${ns}`);
       await provider.release(BOARD_1);
       expect(runner.log.filter((l) => l.startsWith('ip netns del'))).to.have.length(1);
