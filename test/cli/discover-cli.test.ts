@@ -134,7 +134,7 @@ describe('sphere-rig boards discover', function () {
         ['bench-1', 'mt3620', BOARD_1, 'B', ['real']],
         ['bench-2', 'mt3620', BOARD_2, 'B', ['real']],
       ]);
-      expect(written).to.contain('# USB port 1-1.2, found').and.contain('# power: { command: "uhubctl -l 1-1 -p 2 -a {action}" }');
+      expect(written).to.contain('# USB port 1-1.2, found').and.contain('# power: { command: "uhubctl -l 1-1 -p 2 -r 100 -a {action}" }');
       const second = await discover({ write: rig }, recordedHost());
       expect(second.stdout).to.contain('every board is already in the rig');
       expect(readFileSync(rig, 'utf8')).to.equal(written);
@@ -143,7 +143,7 @@ describe('sphere-rig boards discover', function () {
     it('--write into an existing rig keeps its comments and boards and adds only the new board, with a free id', () => {
       const rig = join(dir, 'bench-example.yaml');
       copyFileSync(BENCH_EXAMPLE, rig);
-      const original = readFileSync(rig, 'utf8').replace('AS1234567890', BOARD_1);
+      const original = readFileSync(rig, 'utf8').replace('usbSerial: AS1234567890', `usbSerial: ${BOARD_1}`);
       writeFileSync(rig, original);
       const boards = [
         { usbSerial: BOARD_1, portPath: '1-1.2' },
@@ -151,7 +151,7 @@ describe('sphere-rig boards discover', function () {
       ].map((b) => ({ ...b, busNumber: 1, deviceAddress: 5, manufacturer: null, product: null, usbAccess: 'ok' as const, ttys: {}, warnings: [] }));
       const { text, added } = addBoardsToRig(original, rig, boards);
       expect(added).to.deep.equal([{ id: 'bench-example-1', usbSerial: BOARD_2 }]);
-      expect(text).to.contain('# Real boards are bound by USB serial number').and.contain('uhubctl -l 1-1 -p 3 -a {action}');
+      expect(text).to.contain('# Real boards are bound by USB serial number').and.contain('uhubctl -l 1-1 -p 3 -r 100 -a {action}');
       const config = parseRigConfig(text, rig);
       expect(config.boards.map((b) => b.id)).to.deep.equal(['bench-1', 'bench-2', 'emu-1', 'bench-example-1']);
     });
@@ -165,9 +165,9 @@ describe('sphere-rig boards discover', function () {
     });
 
     it('suggests uhubctl locations from port paths', () => {
-      expect(uhubctlSuggestion('1-1.2')).to.equal('uhubctl -l 1-1 -p 2 -a {action}');
-      expect(uhubctlSuggestion('3-4')).to.equal('uhubctl -l 3 -p 4 -a {action}');
-      expect(uhubctlSuggestion('1-1.4.3')).to.equal('uhubctl -l 1-1.4 -p 3 -a {action}');
+      expect(uhubctlSuggestion('1-1.2')).to.equal('uhubctl -l 1-1 -p 2 -r 100 -a {action}');
+      expect(uhubctlSuggestion('3-4')).to.equal('uhubctl -l 3 -p 4 -r 100 -a {action}');
+      expect(uhubctlSuggestion('1-1.4.3')).to.equal('uhubctl -l 1-1.4 -p 3 -r 100 -a {action}');
       expect(uhubctlSuggestion(null)).to.equal(null);
     });
   });

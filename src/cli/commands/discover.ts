@@ -96,14 +96,18 @@ export function renderBenchMap(map: BenchMap): string {
   return `${out.join('\n')}\n`;
 }
 
-/** uhubctl's view of a port path: hub location and port, e.g. 1-1.2 -> -l 1-1 -p 2. */
+/**
+ * uhubctl's view of a port path: hub location and port, e.g. 1-1.2 -> -l 1-1 -p 2.
+ * -r 100 repeats the power-off: on Linux the kernel otherwise powers the port
+ * back on within seconds (see docs/real-boards.md).
+ */
 export function uhubctlSuggestion(portPath: string | null): string | null {
   const match = portPath ? /^(\d+)-([\d.]+)$/.exec(portPath) : null;
   if (!match) return null;
   const ports = match[2]!.split('.');
   const port = ports.pop()!;
   const hub = ports.length ? `${match[1]}-${ports.join('.')}` : match[1]!;
-  return `uhubctl -l ${hub} -p ${port} -a {action}`;
+  return `uhubctl -l ${hub} -p ${port} -r 100 -a {action}`;
 }
 
 function rigNameFor(path: string): string {

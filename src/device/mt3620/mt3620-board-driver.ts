@@ -488,7 +488,7 @@ export class Mt3620BoardDriver extends EventEmitter<{ state: [state: BoardState]
   async #switchPower(action: PowerAction, options: CallOptions): Promise<void> {
     const power = this.#options.power;
     if (!power) {
-      throw new RigError('not-applicable', 'no-power-switch', `board ${this.identity.id} has no power switch: set power.command in the rig (e.g. "uhubctl -l 1-1 -p 2 -a {action}")`);
+      throw new RigError('not-applicable', 'no-power-switch', `board ${this.identity.id} has no power switch: set power.command in the rig (e.g. "uhubctl -l 1-1 -p 2 -r 100 -a {action}")`);
     }
     if (action === 'off') this.#poweredOff = true;
     await power.switch(action, { timeoutMs: options.timeoutMs, signal: options.signal });
