@@ -1,4 +1,5 @@
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { spliceSockets } from './socket-splice.js';
 
 /**
  * The rig's end of a board's link namespace: a TCP listener on 127.0.0.1 (an
@@ -17,20 +18,7 @@ export type OpenLoopbackBridge = (socketPath: string) => Promise<LoopbackBridge>
 export const openLoopbackBridge: OpenLoopbackBridge = (socketPath) =>
   new Promise((resolve, reject) => {
     const sockets = new Set<Socket>();
-    const server = createServer((client) => {
-      const upstream = connect({ path: socketPath });
-      sockets.add(client).add(upstream);
-      const end = (): void => {
-        client.destroy();
-        upstream.destroy();
-        sockets.delete(client);
-        sockets.delete(upstream);
-      };
-      client.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
+    const server = createServer((client) => spliceSockets(client, connect({ path: socketPath }), sockets));
     server.once('error', reject);
     server.listen({ host: '127.0.0.1', port: 0 }, () => {
       server.off('error', reject);

@@ -1,5 +1,6 @@
 import { chmodSync, chownSync, rmSync } from 'node:fs';
 import { connect, createServer, isIPv4, type Socket } from 'node:net';
+import { spliceSockets } from './socket-splice.js';
 import { isServiceLinkAddress } from '../rest/device-link-address.js';
 import { isLoopbackAddress } from '../../util/loopback-address.js';
 
@@ -39,20 +40,7 @@ const uid = argument('--uid') === undefined ? undefined : Number(argument('--uid
 const gid = argument('--gid') === undefined ? undefined : Number(argument('--gid'));
 
 const sockets = new Set<Socket>();
-const server = createServer((client) => {
-  const upstream = connect({ host, port });
-  sockets.add(client).add(upstream);
-  const end = (): void => {
-    client.destroy();
-    upstream.destroy();
-    sockets.delete(client);
-    sockets.delete(upstream);
-  };
-  client.on('error', end).on('close', end);
-  upstream.on('error', end).on('close', end);
-  client.pipe(upstream);
-  upstream.pipe(client);
-});
+const server = createServer((client) => spliceSockets(client, connect({ host, port }), sockets));
 
 rmSync(listen, { force: true });
 server.listen(listen, () => {
