@@ -1,11 +1,11 @@
 import type { Statement } from 'better-sqlite3';
 import { InputError, RigError } from '../util/failure.js';
-import type { ConsoleExcerptLine, Provenance, RunKind, RunRecord, RunStatus, StepRecord } from '../scenario/run-record.js';
+import type { ConsoleExcerptLine, DeviceLogCapture, Provenance, RunKind, RunRecord, RunStatus, StepRecord } from '../scenario/run-record.js';
 import type { Verdict } from '../scenario/verdict.js';
 import { openSqliteFile, type SchemaMigration, type SqliteDatabase } from '../util/sqlite-file.js';
 
-/** A run without its steps, console and error reports: what lists show. */
-export type RunSummary = Omit<RunRecord, 'steps' | 'console' | 'errorReports'> & { stepCount: number };
+/** A run without its steps, console, error reports and device logs: what lists show. */
+export type RunSummary = Omit<RunRecord, 'steps' | 'console' | 'errorReports' | 'deviceLog'> & { stepCount: number };
 
 export interface RunFilter {
   scenario?: string;
@@ -30,7 +30,7 @@ export interface RunPage {
 }
 
 /** Fields of a run that change as it goes; steps and console have their own writes. */
-export type RunUpdate = Partial<Pick<RunRecord, 'status' | 'verdict' | 'reason' | 'startedAt' | 'endedAt' | 'provenance' | 'errorReports' | 'params'>>;
+export type RunUpdate = Partial<Pick<RunRecord, 'status' | 'verdict' | 'reason' | 'startedAt' | 'endedAt' | 'provenance' | 'errorReports' | 'deviceLog' | 'params'>>;
 
 export const MAX_LIST_LIMIT = 1000;
 export const INTERRUPTED_REASON = 'interrupted';
@@ -100,6 +100,13 @@ const MIGRATIONS: readonly SchemaMigration[] = [
       db.exec(`ALTER TABLE console_lines ADD COLUMN channel TEXT;`);
     },
   },
+  {
+    // Device logs a run collected (collect-device-log), decoded; NULL for runs from before.
+    version: 4,
+    up: (db) => {
+      db.exec(`ALTER TABLE runs ADD COLUMN device_log TEXT;`);
+    },
+  },
 ];
 
 interface RunRow {
@@ -118,6 +125,7 @@ interface RunRow {
   params: string;
   provenance: string | null;
   error_reports: string;
+  device_log: string | null;
   step_count?: number;
 }
 
@@ -146,11 +154,11 @@ export class RunStore {
   private constructor(db: SqliteDatabase) {
     this.db = db;
     this.statements = {
-      insertRun: db.prepare(`INSERT INTO runs (id, kind, scenario, scenario_digest, board_id, status, verdict, reason, requested_by, queued_at, queued_at_ms, started_at, ended_at, params, provenance, error_reports)
-        VALUES (@id, @kind, @scenario, @scenario_digest, @board_id, @status, @verdict, @reason, @requested_by, @queued_at, @queued_at_ms, @started_at, @ended_at, @params, @provenance, @error_reports)`),
+      insertRun: db.prepare(`INSERT INTO runs (id, kind, scenario, scenario_digest, board_id, status, verdict, reason, requested_by, queued_at, queued_at_ms, started_at, ended_at, params, provenance, error_reports, device_log)
+        VALUES (@id, @kind, @scenario, @scenario_digest, @board_id, @status, @verdict, @reason, @requested_by, @queued_at, @queued_at_ms, @started_at, @ended_at, @params, @provenance, @error_reports, @device_log)`),
       updateRun: db.prepare(`UPDATE runs SET kind = @kind, scenario = @scenario, scenario_digest = @scenario_digest, board_id = @board_id, status = @status, verdict = @verdict,
         reason = @reason, requested_by = @requested_by, queued_at = @queued_at, queued_at_ms = @queued_at_ms, started_at = @started_at, ended_at = @ended_at,
-        params = @params, provenance = @provenance, error_reports = @error_reports WHERE id = @id`),
+        params = @params, provenance = @provenance, error_reports = @error_reports, device_log = @device_log WHERE id = @id`),
       getRun: db.prepare('SELECT * FROM runs WHERE id = ?'),
       upsertStep: db.prepare('INSERT INTO steps (run_id, idx, record) VALUES (?, ?, ?) ON CONFLICT (run_id, idx) DO UPDATE SET record = excluded.record'),
       deleteSteps: db.prepare('DELETE FROM steps WHERE run_id = ?'),
@@ -352,6 +360,7 @@ function toRow(record: RunRecord): Record<string, string | number | null> {
     params: JSON.stringify(record.params ?? {}),
     provenance: record.provenance === null ? null : JSON.stringify(record.provenance),
     error_reports: JSON.stringify(record.errorReports ?? []),
+    device_log: record.deviceLog === undefined ? null : JSON.stringify(record.deviceLog),
   };
 }
 
@@ -374,11 +383,12 @@ function fromRow(row: RunRow): RunRecord {
     provenance: row.provenance === null ? null : (JSON.parse(row.provenance) as Provenance),
     console: [],
     errorReports: JSON.parse(row.error_reports) as unknown[],
+    ...(row.device_log === null ? {} : { deviceLog: JSON.parse(row.device_log) as DeviceLogCapture[] }),
   };
 }
 
 function summaryOf(record: RunRecord): Omit<RunSummary, 'stepCount'> {
-  const { steps: _steps, console: _console, errorReports: _reports, ...summary } = record;
+  const { steps: _steps, console: _console, errorReports: _reports, deviceLog: _deviceLog, ...summary } = record;
   return summary;
 }
 

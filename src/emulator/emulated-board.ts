@@ -20,6 +20,9 @@ import { decodeKeystoreBody, KeystoreRole } from '../firmware/keystore-image.js'
 import { BOOT_ORDER } from '../firmware/os-image-set.js';
 import { runSecureBoot, type VerifiedImage } from './secure-boot.js';
 import { diagnosticsLine, oneBlBootLines, PLUTON_BOOT_LINES } from './boot-uart-lines.js';
+import type { LogArg } from '../firmware/device-log/log-param-codec.js';
+import type { OsLogEvent, OsLogMessage } from './os-log-messages.js';
+import { catalogCode } from '../util/device-error-catalog.js';
 
 /**
  * One emulated MT3620: power, reset and recovery strap as the FTDI pins and a
@@ -68,7 +71,18 @@ export interface BoardEvents {
   committed: [];
   state: [state: BoardState];
   'power-cut': [info: { operation: number }];
+  /** What the OS writes to its device log (os-log-messages.ts; device-log-recorder.ts keeps it). */
+  'os-log': [event: OsLogEvent];
 }
+
+/** The service link's interface name on a device (networkd's log names it). */
+const SERVICE_INTERFACE = 'azspheresvc';
+/** networkd's uid in the device log (a system service's; the value is the emulator's). */
+const NETWORKD_UID = 1005;
+const UPDATE_COMMIT_FAILED = catalogCode('ImageUpdateError', 'UpdateCommitFailed');
+const VERIFICATION_FAILED = catalogCode('ImageUpdateError', 'VerificationFailed');
+/** An app refused for something other than a device refusal (its code is logged otherwise). */
+const APP_INIT_FAILED = catalogCode('AppManagerError', 'AppSpecificInitializationFailed');
 
 interface RunningOs {
   slot: OsSlot;
@@ -142,6 +156,11 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
   #bootingTrial = false;
   #otaInProgress = false;
   #busy: Promise<unknown> = Promise.resolve();
+  /** Board-clock time the current boot started: device-log timestamps count from it. */
+  #bootStartedAt = 0;
+  /** Process ids of app instances, as the device log names them. */
+  #pids = new WeakMap<AppInstance, number>();
+  #nextPid = 1000;
   readonly #log;
 
   private constructor(
@@ -335,7 +354,10 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
    * whole OS image set. Checks everything first; a refusal changes nothing.
    */
   install(images: Buffer[], options: { extraCapabilities?: number[] } = {}): Promise<InstallResult> {
-    return this.#exclusive(() => this.#install(images, options.extraCapabilities ?? []));
+    return this.#exclusive(() => this.#install(images, options.extraCapabilities ?? [])).catch((error: unknown) => {
+      if (error instanceof DeviceRefusal) this.osLog('installRefused', error.deviceErrorCode);
+      throw error;
+    });
   }
 
   removeApp(componentId: string): Promise<{ restartingSystem: boolean }> {
@@ -349,6 +371,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
       this.#apps.get(id)?.instance?.stop();
       this.#apps.delete(id);
       this.#say(`[OS] app ${id} removed`);
+      this.osLog('appRemoved', id);
       return { restartingSystem: false };
     });
   }
@@ -366,12 +389,14 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     if (entry.instance.state !== 'stopped') throw new DeviceRefusal(DeviceErrorCode.AppInWrongState, 409, `app is ${entry.instance.state}`);
     entry.instance.start(debug);
     this.#say(`[APP] ${entry.instance.componentId} started${debug ? ' (debugging)' : ''}`);
+    this.osLog(debug ? 'appDebugging' : 'appStarting', entry.instance.componentId);
   }
 
   stopApp(componentId: string): void {
     const entry = this.#apps.get(componentId.toLowerCase());
     if (!entry) throw new DeviceRefusal(DeviceErrorCode.NoSuchApp, 404, `no app ${componentId}`);
     if (!entry.instance || entry.instance.state === 'stopped') throw new DeviceRefusal(DeviceErrorCode.AppInWrongState, 409, 'app is not running');
+    this.osLog('appStopping', entry.instance.componentId);
     entry.instance.stop();
     this.#say(`[APP] ${entry.instance.componentId} stopped`);
   }
@@ -379,6 +404,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
   /** A restart requested through the OS (REST /restart): a clean reboot. */
   restart(): void {
     this.#say('[OS] restarting');
+    this.osLog('rebooting');
     setImmediate(() => this.reset());
   }
 
@@ -402,6 +428,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
 
   #startBoot(): void {
     const generation = ++this.#generation;
+    this.#bootStartedAt = this.clock.now();
     this.#setState('booting');
     this.#busy = this.#boot(generation).catch((error) => this.#fault(error, generation));
   }
@@ -456,6 +483,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
           booted = { slot, result };
           break;
         }
+        this.osLog('updateFailed', VERIFICATION_FAILED);
         this.reports.record(
           { category: 'OS', eventClass: 'BootFailure', eventType: 'Unplanned', description: `BootFailure (slot=${slot}; stage=${result.failure.stage}; image_type=${result.failure.imageType === null ? 'none' : imageTypeName(result.failure.imageType)}; image_id=${result.failure.imageId ?? 'none'}; reason=${result.failure.reason})` },
           new Date(this.clock.now()),
@@ -482,9 +510,12 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const keystore = decodeKeystoreBody(booted.result.keystorePem);
     this.#running = { slot: booted.slot, osVersion: booted.result.osVersion, images: booted.result.images, keystore, bootedAt: this.clock.now() };
     for (const line of PLUTON_BOOT_LINES) this.emit('recovery-uart', line);
+    this.#osUpLog(booted.result.osVersion);
     await this.#line(generation, '[OS] services up');
     this.#setState('ready');
+    this.osLog('appInitStart');
     for (const [componentId, app] of Object.entries(record.apps)) this.#loadApp(componentId, app.slot, true);
+    this.osLog('appInitEnd');
     if (record.trial || Object.values(record.apps).some((a) => a.trial)) this.#startHealthWindow(generation);
   }
 
@@ -495,6 +526,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
       const next: BootRecord = { ...record, active: record.previous, previous: null, trial: false, triesLeft: 0, trialFailed: false, rollbacks: record.rollbacks + 1 };
       await this.#storeRecord(generation, next);
       await this.#line(generation, `[ROM] rolling back to slot ${next.active}: trial of slot ${from} ${record.trialFailed ? 'failed its health check' : 'ran out of tries'}`);
+      this.osLog('updateFailed', UPDATE_COMMIT_FAILED);
       this.#recordRollback('OS', `from_slot=${from}; to_slot=${next.active}`);
       return next;
     }
@@ -516,6 +548,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     await this.#storeRecord(generation, next);
     for (const [componentId] of failed) {
       await this.#line(generation, `[OS] app ${componentId} rolled back to its previous image`);
+      this.osLog('appInvalidated', componentId);
       this.#recordRollback('Application', `component_id=${componentId}`);
     }
     return next;
@@ -554,12 +587,14 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
       for (const image of this.#running.images) raise(image.componentId, image.securityVersion);
       this.reports.record({ category: 'OS', eventClass: 'OSUpdate', eventType: 'Planned', description: `OSUpdate (os_version=${this.#running.osVersion}; slot=${this.#running.slot})` }, when);
       this.#say(`[OS] update committed: OS ${this.#running.osVersion} in slot ${this.#running.slot}`);
+      this.osLog('updateCommitted');
     }
     for (const componentId of committedApps) {
       const app = this.#apps.get(componentId)?.app;
       if (app) raise(componentId, app.securityVersion);
       this.reports.record({ category: 'Application', eventClass: 'AppUpdate', eventType: 'Planned', description: `AppUpdate (component_id=${componentId}; image_id=${app?.imageId ?? 'unknown'})` }, when);
       this.#say(`[OS] app ${componentId} update committed`);
+      this.osLog('updateCommitted');
     }
     this.saveChip();
     this.emit('committed');
@@ -583,6 +618,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
       const reason = error instanceof DeviceRefusal ? `${error.message} [${error.deviceErrorCode}]` : String(error);
       this.#apps.set(id, { instance: undefined, app: undefined, refusal: reason });
       this.#say(`[APP] ${id} refused: ${reason}`);
+      this.osLog('appRefused', id, error instanceof DeviceRefusal ? error.deviceErrorCode : APP_INIT_FAILED);
       return;
     }
     let behaviour: AppBehaviour | undefined;
@@ -611,9 +647,11 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     });
     this.#apps.get(id)?.instance?.stop();
     this.#apps.set(id, { instance, app });
+    this.osLog('appParameters', ImageType.Applications, id, app.manifest.Name);
     if (autoStart) {
       instance.start();
       this.#say(`[APP] ${id} started`);
+      this.osLog('appStarting', id);
     }
   }
 
@@ -628,9 +666,12 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const ids = { componentId: instance.componentId, imageId: instance.imageId };
     if (how.signal !== undefined) {
       this.#say(`[APP] ${instance.componentId} crashed with signal ${how.signal}`);
+      this.osLog('appSignaled', instance.componentId, how.signal, how.signalCode ?? 0);
+      this.osLog('appKilledBySignal', this.#pid(instance), how.signal);
       this.reports.record({ category: 'Application', eventClass: 'AppCrash', eventType: 'Unplanned', description: describeAppCrash({ exitStatus: 0, signal: how.signal, signalCode: how.signalCode ?? 0, ...ids }) }, when);
     } else {
       this.#say(`[APP] ${instance.componentId} exited with code ${how.exitCode}`);
+      this.osLog('appExited', this.#pid(instance), how.exitCode ?? 0);
       this.reports.record({ category: 'Application', eventClass: 'AppExit', eventType: how.exitCode === 0 ? 'Planned' : 'Unplanned', description: describeAppExit({ exitCode: how.exitCode ?? 0, ...ids }) }, when);
     }
     if (this.#healthTimer !== undefined) {
@@ -641,7 +682,9 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
       if (generation !== this.#generation || this.#apps.get(instance.componentId)?.instance !== instance) return;
       if (instance.state !== 'stopped') return;
       instance.start();
+      this.#pids.delete(instance);
       this.#say(`[APP] ${instance.componentId} restarted`);
+      this.osLog('appRelaunched', instance.componentId);
     });
   }
 
@@ -663,6 +706,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
   async #install(images: Buffer[], extraCapabilities: number[]): Promise<InstallResult> {
     if (!this.#running || this.#state !== 'ready') throw new DeviceRefusal(10485765, 409, `board is ${this.#state}`);
     if (images.length === 0) throw new DeviceRefusal(DeviceErrorCode.ImageInvalid, 400, 'nothing to install');
+    this.osLog('installing');
     const types = images.map((bytes) => {
       try {
         return readImageFacts(parseImagePackage(bytes)).identity?.imageType ?? -1;
@@ -697,6 +741,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     base.apps[app.componentId] = { slot, previousSlot: previous ? previous.slot : null, trial: true, trialFailed: false };
     await this.#guardedWrite(base);
     this.#say(`[OS] app ${app.componentId} installed in application slot ${slot}`);
+    this.osLog('imageStaged', app.componentId, app.imageId, ImageType.Applications);
     if (generation === this.#generation) {
       this.#loadApp(app.componentId, slot, true, capabilities);
       if (this.#healthTimer === undefined) this.#startHealthWindow(generation);
@@ -709,6 +754,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     this.chip.capabilityImage = bytes.toString('base64');
     this.saveChip();
     this.#say(`[OS] capability image installed: ${granted.join(',')}`);
+    this.#logStaged(bytes);
     return { kind: 'capability', restartingSystem: false };
   }
 
@@ -749,6 +795,8 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const verify = readBack.images ? runSecureBoot({ images: readBack.images, romTrust, trustFromPem: decodeKeystoreBody, fuses: this.chip.fuses }) : undefined;
     if (!verify?.ok) throw new DeviceRefusal(DeviceErrorCode.InstallationFailed, 500, `slot ${target} did not verify after writing`);
     await this.#guardedWrite({ ...record, active: target, previous: running.slot, trial: true, triesLeft: this.timings.trialTries, trialFailed: false });
+    for (const bytes of ordered) this.#logStaged(bytes);
+    this.osLog('rebootRequired');
     this.#say(`[OS] update staged in slot ${target}; restarting`);
     setImmediate(() => this.reset());
     return { kind: 'os', restartingSystem: true, slot: target };
@@ -842,6 +890,33 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     this.emit('console', text);
   }
 
+  /** One device-log entry (os-log-messages.ts), stamped with the uptime of this boot. */
+  osLog(message: OsLogMessage, ...args: LogArg[]): void {
+    this.emit('os-log', { message, args, uptimeMs: this.clock.now() - this.#bootStartedAt });
+  }
+
+  /** What the OS's services log as it comes up. */
+  #osUpLog(osVersion: string): void {
+    this.osLog('loggerStarted');
+    this.osLog('appmanInit');
+    this.osLog('osVersion', osVersion);
+    this.osLog('networkdInit');
+    this.osLog('networkdStarting', NETWORKD_UID);
+    this.osLog('interfaceAdded', SERVICE_INTERFACE);
+    this.osLog('interfaceConnected', 1, SERVICE_INTERFACE);
+  }
+
+  #logStaged(bytes: Buffer): void {
+    const identity = readImageFacts(parseImagePackage(bytes)).identity;
+    if (identity) this.osLog('imageStaged', identity.componentId, identity.imageId, identity.imageType);
+  }
+
+  #pid(instance: AppInstance): number {
+    let pid = this.#pids.get(instance);
+    if (pid === undefined) this.#pids.set(instance, (pid = this.#nextPid++));
+    return pid;
+  }
+
   #setState(state: BoardState): void {
     if (state === this.#state) return;
     this.#state = state;
@@ -862,6 +937,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     const generation = this.#requireRomRecovery('erase the flash');
     const layout = this.storage.layout;
     const blocks = [...layout.bootControl, layout.osSlots.a, layout.osSlots.b, ...layout.appSlots].map((region) => region.firstBlock);
+    this.osLog('recoveryErasing');
     await this.#guarded(async () => {
       for (const block of blocks) {
         this.#requireSameRecovery(generation);
@@ -891,6 +967,7 @@ export class EmulatedBoard extends EventEmitter<BoardEvents> {
     });
     if (capability) this.chip.capabilityImage = capability.toString('base64');
     this.saveChip();
+    this.osLog('recoveryWritten');
   }
 
   #requireRomRecovery(what: string): number {

@@ -7,6 +7,7 @@ import { EmulatedBoard } from './emulated-board.js';
 import { readStateFile } from './provisioning.js';
 import { ControlServer } from './surfaces/control-server.js';
 import { DEFAULT_BOARD_SERVICES } from './board-services.js';
+import { DeviceLogRecorder } from './device-log-recorder.js';
 import { PtyUart } from './surfaces/pty-uart.js';
 
 /**
@@ -22,6 +23,8 @@ export interface HostedBoard {
   debugUart: PtyUart;
   recoveryUart: PtyUart;
   control: ControlServer;
+  /** The board's device log (GET /log), kept beside its flash. */
+  deviceLog: DeviceLogRecorder;
   /** Per-board services started by `BoardServiceFactory`s (REST API, recovery ROM, attestation...). */
   services: BoardService[];
 }
@@ -125,6 +128,7 @@ export class EmulatorHost {
     for (const b of this.boards) {
       try {
         b.board.close();
+        b.deviceLog.close();
       } catch (error) {
         log.warn('board close failed', { board: b.name, error: (error as Error).message });
       }
@@ -136,6 +140,8 @@ export class EmulatorHost {
 
 async function hostBoard(name: string, dir: string, speed: Speed): Promise<HostedBoard> {
   const board = EmulatedBoard.open(dir, { name, speed });
+  // Before anything can power the board: the log holds every boot.
+  const deviceLog = DeviceLogRecorder.open(board);
   const debugUart = await PtyUart.open({ name: `${name}/debug`, baudRate: DEBUG_BAUD, timing: speed, flowControl: 'none' });
   const recoveryUart = await PtyUart.open({ name: `${name}/recovery`, baudRate: RECOVERY_BAUD, timing: speed, flowControl: 'none' });
   // Large enough for an `install` carrying a whole OS image set in base64.
@@ -149,5 +155,5 @@ async function hostBoard(name: string, dir: string, speed: Speed): Promise<Hoste
     recoveryUart.write(`${line}\r\n`).catch(() => undefined);
   });
   registerBoardCommands(control, board, [debugUart, recoveryUart]);
-  return { name, board, debugUart, recoveryUart, control, services: [] };
+  return { name, board, debugUart, recoveryUart, control, deviceLog, services: [] };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RoleKeys } from '../pki/signing-roles.js';
-import type { Artefact } from './run-record.js';
+import type { Artefact, DeviceLogCapture } from './run-record.js';
 import { InputError } from '../util/failure.js';
 
 /**
@@ -47,6 +47,8 @@ export class RunContext {
   runConsoleMark = 0;
   /** Error reports collected from the board during the run. */
   readonly errorReports: unknown[] = [];
+  /** Device logs collected from the board during the run. */
+  readonly deviceLogs: DeviceLogCapture[] = [];
 
   constructor(
     readonly runId: string,

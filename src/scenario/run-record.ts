@@ -68,6 +68,37 @@ export interface ConsoleExcerptLine {
   channel?: string;
 }
 
+/** One entry of a board's device log, as a run record keeps it. */
+export interface DeviceLogRecordEntry {
+  /** Byte offset in the log. */
+  offset: number;
+  /** Milliseconds since the boot that wrote it. */
+  timestampMs: number;
+  priority: string;
+  /** The log category (manifest categoryName), e.g. `appman_apps`. */
+  module: string;
+  messageId: number;
+  /** The manifest's msgName; null for a message the manifests lack. */
+  messageName: string | null;
+  /** Parameters by name: numbers, text, a uniqueId as the GUID the device wrote (canonical order), a commonError as its code. */
+  params: Record<string, number | string | null>;
+  /** The entry as Microsoft's parser prints it. */
+  line: string;
+}
+
+/** A device log collected during a run (`collect-device-log`), decoded; the newest entries only. */
+export interface DeviceLogCapture {
+  collectedAt: string;
+  /** Size of the log the board sent. */
+  bytes: number;
+  entryCount: number;
+  /** Oldest entries left out to keep the record bounded. */
+  omitted: number;
+  /** Entries the manifests do not know, with their byte offsets. */
+  problems: Array<{ offset: number; message: string }>;
+  entries: DeviceLogRecordEntry[];
+}
+
 export interface RunRecord {
   id: string;
   kind: RunKind;
@@ -87,6 +118,8 @@ export interface RunRecord {
   provenance: Provenance | null;
   console: ConsoleExcerptLine[];
   errorReports: unknown[];
+  /** Device logs collected from the board (absent in records from before they were kept). */
+  deviceLog?: DeviceLogCapture[];
 }
 
 /** A run record as it is queued: nothing has happened yet. */

@@ -121,6 +121,7 @@ export async function runScenario(options: RunOptions): Promise<RunRecord> {
   const osAfter = await board.info({ timeoutMs: 5_000 }).then((i) => i.osVersion, () => null);
   record.provenance = provenanceOf(options, osBefore, osAfter, context);
   record.errorReports = context.errorReports;
+  if (context.deviceLogs.length) record.deviceLog = context.deviceLogs;
   observer?.runEnded?.(record);
   return record;
 }

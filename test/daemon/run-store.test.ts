@@ -32,6 +32,16 @@ describe('RunStore: run records in SQLite', () => {
     expect(() => store.create(record)).to.throw(RunStoreError).with.property('code', 'run-exists');
   });
 
+  it('keeps the device logs a run collected (schema 4); lists leave them out', () => {
+    const entry = { offset: 0, timestampMs: 1500, priority: 'Info', module: 'gatewayd', messageId: 1, messageName: 'StartingSideload', params: {}, line: '[    1.500000] Info gatewayd(1): Starting component sideload ' };
+    const record = runRecord('logged', { deviceLog: [{ collectedAt: '2025-03-01T10:00:04.000Z', bytes: 65536, entryCount: 1, omitted: 0, problems: [], entries: [entry] }] });
+    store.create(record);
+    expect(store.get('logged')).to.deep.equal(record);
+    expect(store.list().runs[0]).not.to.have.property('deviceLog');
+    store.update('logged', { reason: 'kept' });
+    expect(store.get('logged')!.deviceLog).to.deep.equal(record.deviceLog);
+  });
+
   it('follows a run as it goes: status, steps one at a time, console lines, the end', () => {
     store.create(runRecord('r1', { status: 'queued', verdict: null, startedAt: null, endedAt: null, steps: [], console: [], provenance: null, errorReports: [] }));
     store.update('r1', { status: 'running', startedAt: '2025-03-01T10:00:00.100Z' });
@@ -134,7 +144,7 @@ describe('RunStore: run records in SQLite', () => {
   it('keeps its schema version and refuses a file from a newer sphere-rig', () => {
     store.close();
     const raw = new Database(dir.file('runs.sqlite'));
-    expect(raw.pragma('user_version', { simple: true })).to.equal(3);
+    expect(raw.pragma('user_version', { simple: true })).to.equal(4);
     expect(raw.pragma('journal_mode', { simple: true })).to.equal('wal');
     raw.pragma('user_version = 99');
     raw.close();

@@ -253,6 +253,8 @@ Example:
     ),
   );
 
+  registerDeviceLogCommand(device);
+
   withConnection(
     device
       .command('telemetry')
@@ -283,6 +285,54 @@ Example:
         }
       }),
     ),
+  );
+}
+
+function registerDeviceLogCommand(device: Command): void {
+  withConnection(
+    device
+      .command('log')
+      .option('-o, --out <file>', 'also save the raw log (AzureSphere_DeviceLog .bin) to a file')
+      .option('--in <file>', 'decode a saved device log instead of asking a board (no --board needed)')
+      .description("Read and decode the board's device log (GET /log): one line per entry, as Microsoft's parse-devicelog.py prints it")
+      .addHelpText(
+        'after',
+        `
+The log is the binary ring of 4096-byte banks a device keeps in flash
+(../shared/spec/device-log-format.md), decoded with the OS 24.06 log manifests:
+  [    2.092000] Info appman_init(1): Appman started and log server ready
+Entries are in the order the ring holds them (oldest bank first); timestamps are
+seconds since that boot, so they start over at each boot. Error codes are named
+from the catalog (see sphere-rig explain CODE). GET /log needs AppDevelopment or
+FieldServicing (--capability). Entries of an unknown module or message are printed
+as the parser prints them and reported on stderr with their byte offset.
+
+--json prints {"ok":true,"bytes":N,"bankCount":N,"startBank":N,"entries":[...],"problems":[...]},
+each entry with offset, timestampMs, priorityName, categoryName, messageName, message, params
+(name, type, value; uniqueId also guid, the canonical GUID; commonError also error) and line.
+
+Exit codes: 2 a bad flag or a malformed --in file, 4 the board sent a malformed log (the
+byte offset is named); and those of every device command.
+
+Examples:
+  sphere-rig device log --board https://127.0.0.1:40123 --ca .sphere-rig/emulator/rest-ca/ca.cert.pem --capability field.cap
+  sphere-rig device log --in AzureSphere_DeviceLog_113.bin --json`,
+      ),
+  ).action(
+    action(async (flags: DeviceFlags & { out?: string; in?: string }) => {
+      const { decodeDeviceLogFile, printDeviceLog } = await import('../device-log-output.js');
+      if (flags.in) {
+        printDeviceLog(decodeDeviceLogFile(readInputFile(flags.in, 'device log'), flags.in), flags.json === true);
+        return;
+      }
+      await withClient(flags, async (client, signal) => {
+        const { decodeBoardLog } = await import('../../device/rest/device-log-reader.js');
+        const bytes = await client.log({ signal });
+        // Saved before decoding: a malformed log is exactly the one worth keeping.
+        if (flags.out) writeOutputFile(flags.out, bytes);
+        printDeviceLog(decodeBoardLog(bytes), flags.json === true);
+      });
+    }),
   );
 }
 

@@ -2,11 +2,16 @@ import type { KeyObject } from 'node:crypto';
 import type { Measurement } from '../../daa/protocol.js';
 import type { RefusalReason } from '../../daa/refusal-reasons.js';
 import { generateSigningKeyPair } from '../../pki/signing-key.js';
+import { catalogCode } from '../../util/device-error-catalog.js';
 import { componentLogger } from '../../util/logger.js';
 import { identityKeyOf } from '../chip.js';
 import type { DeviceAuthState, EmulatedBoard } from '../emulated-board.js';
 import type { DaaConnection } from './daa-connection.js';
 import { buildEvidenceClaims, signEvidence } from './evidence-builder.js';
+
+/** What the device log records for an attestation the service refused, or one that did not reach it. */
+const DEVICE_AUTH_REFUSED = catalogCode('DeviceAuthError', 'ServicesRespondedWithError');
+const DEVICE_AUTH_REQUEST_FAILED = catalogCode('DeviceAuthError', 'ServicesRequestError');
 
 /**
  * The Pluton role in device authentication: at the first connection after boot
@@ -97,6 +102,7 @@ export class PlutonAttester {
     this.#board.clock.cancel(this.#timer);
     const abort = AbortSignal.any([this.#lifetime.signal, ...(signal ? [signal] : [])]);
     let measurements: Measurement[] | undefined;
+    board.osLog('deviceAuthContacting');
     try {
       const key = generateSigningKeyPair();
       const grant = await this.#connection.openSession(board.deviceId, abort);
@@ -119,6 +125,7 @@ export class PlutonAttester {
         board.deviceAuth = { ready: false, certificatePem: null, chainPem: null, expiresAt: null, lastAttemptAt: at, lastError: `refused: ${codes}` };
         this.#certificateKey = undefined;
         board.emit('console', `[DAA] attestation refused: ${codes}`);
+        board.osLog('deviceAuthFailure', DEVICE_AUTH_REFUSED);
         this.#schedule(this.#retryMs);
         return this.#outcome({ verdict: 'refused', at, reasons: result.reasons, measurements });
       }
@@ -127,6 +134,7 @@ export class PlutonAttester {
       board.deviceAuth = { ready: true, certificatePem: result.certificatePem, chainPem: result.chainPem, expiresAt, lastAttemptAt: at, lastError: null };
       this.#certificateKey = key.privateKey;
       board.emit('console', `[DAA] attestation ok: certificate ${result.serialNumber} until ${new Date(expiresAt).toISOString()}`);
+      board.osLog('deviceAuthSuccess');
       this.#schedule(Math.min(this.#refreshMs, lifetimeMs));
       return this.#outcome({ verdict: 'affirming', at, serialNumber: result.serialNumber, tenant: result.tenant, measurements });
     } catch (error) {
@@ -135,6 +143,7 @@ export class PlutonAttester {
       board.deviceAuth.lastError = message;
       this.#log.warn('attestation failed', { error: message });
       board.emit('console', `[DAA] attestation failed: ${message}`);
+      board.osLog('deviceAuthFailure', DEVICE_AUTH_REQUEST_FAILED);
       if (!this.#lifetime.signal.aborted) this.#schedule(this.#retryMs);
       return this.#outcome({ verdict: 'failed', at, error: message });
     }

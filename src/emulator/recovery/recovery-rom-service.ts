@@ -6,6 +6,7 @@ import type { BoardService, BoardServiceFactory, HostedBoard } from '../emulator
 import type { PtyUart } from '../surfaces/pty-uart.js';
 import { ROM_BAUD } from './recovery-agent.js';
 import { PtyUartChannel } from './pty-uart-channel.js';
+import { RecoveryRefusal } from './recovery-refusal.js';
 import { runRecoveryRom } from './recovery-rom.js';
 import type { RecoveryTarget } from './recovery-target.js';
 
@@ -77,6 +78,7 @@ class RecoveryRomService implements BoardService {
         return;
       } catch (error) {
         if (signal.aborted) return;
+        if (error instanceof RecoveryRefusal) board.osLog('recoveryRefused', error.recoveryCode);
         log.warn('recovery session ended', { board: name, error: error instanceof Error ? error.message : String(error) });
         await delay(RESTART_PAUSE_MS, undefined, { signal }).catch(() => undefined);
       } finally {

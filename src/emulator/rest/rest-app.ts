@@ -81,6 +81,7 @@ export function createRestApp(context: RestContext, isUp: () => boolean): Expres
       return;
     }
     const refusal = asRefusal(error);
+    context.board.osLog('restRefused', refusal.deviceErrorCode);
     if (refusal.httpStatus >= 500) log.error('request failed', { method: req.method, path: req.path, error: error instanceof Error ? error.message : String(error) });
     else log.debug('request refused', { method: req.method, path: req.path, code: refusal.deviceErrorCode, detail: refusal.message });
     // A body refused as too large is still on its way: answer now, close once it is over.

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
+import type { DeviceLogRecorder } from '../device-log-recorder.js';
 import type { EmulatedBoard } from '../emulated-board.js';
 import type { Access } from './capability-authorization.js';
-import type { ConsoleHistory } from './console-history.js';
 import type { DeviceSettingsStore } from './device-settings.js';
 import type { MemoryModel } from './memory-statistics.js';
 import { refuse } from './rest-error-codes.js';
@@ -19,7 +19,8 @@ export interface RestContext {
   board: EmulatedBoard;
   settings: DeviceSettingsStore;
   staging: StagingArea;
-  history: ConsoleHistory;
+  /** The board's device log, its history as the device keeps it (GET /log). Named `history` as before it was binary: bench/fuzz builds contexts by this name. */
+  history: DeviceLogRecorder;
   memory: MemoryModel;
   /** Requests served and bytes received: the firewall's REST rule counts them. */
   traffic: { requests: number; bytes: number };

@@ -1,6 +1,5 @@
 import type { BoardState } from '../emulated-board.js';
 import type { BoardServiceFactory, EmulatorHostOptions } from '../emulator-host.js';
-import { ConsoleHistory } from './console-history.js';
 import { DeviceSettingsStore } from './device-settings.js';
 import { MemoryModel } from './memory-statistics.js';
 import { createRestApp } from './rest-app.js';
@@ -39,7 +38,7 @@ export const restService: BoardServiceFactory = async ({ hosted, stateDir, optio
     board,
     settings: new DeviceSettingsStore(board),
     staging: new StagingArea(),
-    history: new ConsoleHistory(board),
+    history: hosted.deviceLog,
     memory: new MemoryModel(board),
     traffic: { requests: 0, bytes: 0 },
   };
@@ -57,7 +56,6 @@ export const restService: BoardServiceFactory = async ({ hosted, stateDir, optio
     surfaces: () => ({ restPort: server.port, restUrl: `https://${REST_SERVER_ADDRESS}:${server.port}`, restCa: caPath }),
     close: async () => {
       board.off('state', onState);
-      context.history.close();
       await server.close();
     },
   };

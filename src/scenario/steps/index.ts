@@ -6,6 +6,7 @@ import { expectAppStateStep, expectConsoleStep, expectOsVersionStep, expectState
 import { powerCutSweepStep } from './power-cut-sweep.js';
 import { recoverStep } from './recovery-steps.js';
 import { bringUpStep } from './bring-up-step.js';
+import { collectDeviceLogStep } from './device-log-step.js';
 import { appControlStep, clearErrorReportsStep, restartStep, sideloadStep } from './rest-steps.js';
 import { powerCycleStep, powerStep, resetStep, strapStep, waitStep } from './power-steps.js';
 
@@ -29,6 +30,7 @@ export const BUILTIN_STEPS: ReadonlyArray<StepType<never>> = [
   advanceClockStep,
   collectErrorReportsStep,
   clearErrorReportsStep,
+  collectDeviceLogStep,
   powerCutSweepStep,
   attestStep,
   verifyCertificateStep,

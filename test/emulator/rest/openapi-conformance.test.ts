@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { createCa, issueCertificate } from '../../../src/pki/certificate-authority.js';
 import { exportPrivateKeyPem, generateSigningKeyPair } from '../../../src/pki/signing-key.js';
+import { decodeDeviceLog } from '../../../src/firmware/device-log/device-log-decoder.js';
 import { DeviceApiSpec, SPEC_ERRATA } from '../../helpers/device-api-spec.js';
 import { rawHttps, jsonOf, type RawExchange } from '../../helpers/raw-https.js';
 import { RestBoard } from '../../helpers/rest-board.js';
@@ -188,7 +189,9 @@ describe('device REST API: every answer conforms to device_rest_api.yaml', funct
     expect((await call('DELETE', '/telemetry')).status).to.equal(200);
     expect(JSON.parse((await call('GET', '/telemetry')).body.toString()).events).to.deep.equal([]);
     const log = await call('GET', '/log');
-    expect(log.body.toString()).to.match(/\[OS\] services up/);
+    // Exactly this type: Microsoft's client takes the bytes only then (device-log-format.md section 1).
+    expect(log.headers['content-type']).to.equal('application/octet-stream');
+    expect(decodeDeviceLog(log.body).entries.map((e) => `${e.categoryName}/${e.messageName}`)).to.include('appman_init/LoggerStarted');
   });
 
   it('restart answers, then the board drops off and comes back', async () => {

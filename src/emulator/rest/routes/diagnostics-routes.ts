@@ -4,7 +4,9 @@ import type { RestRoute } from '../rest-route.js';
  * Diagnostics: the pending error report (GET /telemetry, in the emulator's
  * documented JSON encoding from error-reports.ts, served as
  * application/octet-stream like the device's binary blob; DELETE clears it),
- * the diagnostic log (console-history.ts) and application memory statistics.
+ * the device log (the binary banks of device-log-format.md, kept by
+ * device-log-recorder.ts; Microsoft's client takes the bytes only with exactly
+ * this content type) and application memory statistics.
  */
 export const diagnosticsRoutes: RestRoute[] = [
   {
