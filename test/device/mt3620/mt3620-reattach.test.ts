@@ -51,13 +51,18 @@ async function until(check: () => boolean, what: string, timeoutMs = 2_000): Pro
   }
 }
 
+/** Board 1's interface D in the recorded listings: before (ttyUSB3) and after (ttyUSB13) it re-enumerates. */
+const RECOVERY_TTYS: ReadonlySet<string> = new Set(['/dev/ttyUSB3', '/dev/ttyUSB13']);
+
 function bench(options: { attached?: boolean; power?: PowerSwitch } = {}) {
   const board1 = usbDevices().find((d) => d.deviceAddress === 5)!;
   const bus = new FakeUsbBus(options.attached === false ? usbDevices().filter((d) => d !== board1 && d.deviceAddress !== 5) : usbDevices());
   const lister = new ScriptedLister([options.attached === false ? serialPorts('serialport-list-one-board-unplugged.json') : serialPorts()]);
   const discovery = new UsbDiscovery(bus, lister.list, { ttyPollMs: 5 });
   discovery.watch();
+  // The driver reads interface A (the debug UART, `uarts`) and D (the recovery UART, `recoveryUarts`).
   const uarts: FakeUart[] = [];
+  const recoveryUarts: FakeUart[] = [];
   const states: BoardState[] = [];
   const driverOptions: Mt3620BoardOptions = {
     id: 'bench-1',
@@ -69,21 +74,23 @@ function bench(options: { attached?: boolean; power?: PowerSwitch } = {}) {
     power: options.power ?? null,
     openConsole: async (path) => {
       const uart = new FakeUart(path);
-      uarts.push(uart);
+      (RECOVERY_TTYS.has(path) ? recoveryUarts : uarts).push(uart);
       return uart;
     },
     ttyWaitMs: 500,
   };
-  return { bus, lister, discovery, uarts, states, board1, driverOptions };
+  return { bus, lister, discovery, uarts, recoveryUarts, states, board1, driverOptions };
 }
 
 describe('the mt3620 driver across detach and re-attach (recorded USB host, fake UARTs)', () => {
   it('keeps one continuous console history while the board re-enumerates onto other ttys', async () => {
-    const { bus, lister, discovery, uarts, board1, driverOptions } = bench();
+    const { bus, lister, discovery, uarts, recoveryUarts, board1, driverOptions } = bench();
     const driver = await Mt3620BoardDriver.open(driverOptions);
     try {
       expect(driver.identity).to.deep.include({ id: 'bench-1', driver: 'mt3620', usbSerial: BOARD_1, tenant: 'lab' });
       expect(uarts.map((u) => u.path)).to.deep.equal(['/dev/ttyUSB0']);
+      // The recovery UART is read too: the 1BL and Pluton lines of every boot come out there.
+      expect(recoveryUarts.map((u) => u.path)).to.deep.equal(['/dev/ttyUSB3']);
       expect(driver.state(), 'attached, but without a link nothing tells whether it booted').to.equal('unknown');
       uarts[0]!.say('[1BL] BOOT: 380a0300/00000001/02000000');
       uarts[0]!.say('Azure Sphere OS booting');
@@ -104,6 +111,11 @@ describe('the mt3620 driver across detach and re-attach (recorded USB host, fake
       await until(() => uarts.length === 2, 'the console to reopen');
       expect(uarts[1]!.path, 'interface A came back as ttyUSB1').to.equal('/dev/ttyUSB1');
       expect(driver.attachedBoard).to.deep.include({ deviceAddress: 9 });
+      await until(() => recoveryUarts.length === 2, 'the recovery UART to reopen');
+      expect(recoveryUarts.map((u) => [u.path, u.closed])).to.deep.equal([
+        ['/dev/ttyUSB3', true],
+        ['/dev/ttyUSB13', false],
+      ]);
       uarts[1]!.say('[OS] services up');
       const line = await waiting;
       expect(line).to.deep.include({ seq: 3, text: '[OS] services up' });
@@ -143,7 +155,7 @@ describe('the mt3620 driver across detach and re-attach (recorded USB host, fake
       await driver.close();
       discovery.close();
     }
-    expect(uarts.every((u) => u.closed)).to.equal(true);
+    expect([...uarts, ...recoveryUarts].every((u) => u.closed)).to.equal(true);
   });
 
   it('binds a board that is not plugged in as offline, and brings it online when it appears', async () => {
