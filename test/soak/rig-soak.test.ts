@@ -129,9 +129,18 @@ describe('soak: four boards, fifty stream clients, the emulator killed now and t
     await Promise.all([...boardLoops, clientLoop, watchLoop]);
     stop = true;
 
-    const records = await Promise.all(submitted.map((id) => daemon.request<{ status: string; verdict: string | null }>('GET', `/api/v1/runs/${id}`)));
+    const records = await Promise.all(
+      submitted.map((id) => daemon.request<{ status: string; verdict: string | null; scenario: string; reason: string | null }>('GET', `/api/v1/runs/${id}`)),
+    );
     const verdicts = new Map<string, number>();
     for (const { body } of records) verdicts.set(body.verdict ?? 'none', (verdicts.get(body.verdict ?? 'none') ?? 0) + 1);
+    // What did not pass, by scenario and reason: the figures a lab reads to tell the rig's faults from the boards'.
+    const notPassed = new Map<string, number>();
+    for (const { body } of records) {
+      if (body.verdict === 'passed') continue;
+      const key = `${body.verdict} ${body.scenario}: ${(body.reason ?? '').slice(0, 160)}`;
+      notPassed.set(key, (notPassed.get(key) ?? 0) + 1);
+    }
     const first = samples.slice(0, 3);
     const last = samples.slice(-3);
     const mean = (list: typeof samples, key: 'daemon' | 'emulator') => list.reduce((sum, s) => sum + s[key], 0) / Math.max(1, list.length);
@@ -141,6 +150,7 @@ describe('soak: four boards, fifty stream clients, the emulator killed now and t
         `      RSS after warm-up: daemon ${Math.round(mean(first, 'daemon') / 1024)} -> ${Math.round(mean(last, 'daemon') / 1024)} MiB (x${growth('daemon').toFixed(2)}), ` +
         `emulator ${Math.round(mean(first, 'emulator') / 1024)} -> ${Math.round(mean(last, 'emulator') / 1024)} MiB (x${growth('emulator').toFixed(2)})\n`,
     );
+    for (const [what, count] of [...notPassed].sort((a, b) => b[1] - a[1])) process.stdout.write(`        ${count} x ${what}\n`);
     expect(records.every(({ status, body }) => status === 200 && body.status === 'finished' && body.verdict !== null), 'every run finished with a verdict').to.equal(true);
     expect(growth('daemon')).to.be.below(1.2);
     expect(growth('emulator')).to.be.below(1.2);

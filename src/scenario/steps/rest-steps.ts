@@ -45,7 +45,7 @@ export const sideloadStep = defineStep<{ artefact: string; expectError?: number;
   },
 });
 
-export const appControlStep = defineStep<{ componentId: string; action: 'start' | 'start-debug' | 'stop' | 'remove'; expectState?: string; capability?: string }>({
+export const appControlStep = defineStep<{ componentId: string; action: 'start' | 'start-debug' | 'stop' | 'remove'; expectState?: string; capability?: string; missingOk?: boolean }>({
   type: 'app',
   needsPower: true,
   description:
@@ -57,6 +57,7 @@ export const appControlStep = defineStep<{ componentId: string; action: 'start' 
       action: { enum: ['start', 'start-debug', 'stop', 'remove'] },
       expectState: { enum: ['running', 'stopped', 'debugging', 'notPresent'] },
       capability: { type: 'string', description: 'artefact of a capability image sent in the AZSPHERE-CAPABILITIES header' },
+      missingOk: { type: 'boolean', description: 'remove: an app that is not on the board is fine (a clean-up before or after a run)' },
     },
   },
   defaultTimeoutMs: 30_000,
@@ -64,6 +65,10 @@ export const appControlStep = defineStep<{ componentId: string; action: 'start' 
     const client = restClient(context, p.capability ? context.run.artefact(p.capability).images[0] : undefined);
     const options = { signal: context.signal, timeoutMs: context.remainingMs() };
     try {
+      if (p.action === 'remove' && p.missingOk && (await client.appStatus(p.componentId, options)) === 'notPresent') {
+        context.note(`app ${p.componentId} is not on the board: nothing to remove`);
+        return;
+      }
       if (p.action === 'remove') await client.removeApp(p.componentId, options);
       else await client.setAppState(p.componentId, p.action === 'start-debug' ? 'startDebug' : p.action, options);
       if (p.expectState) context.measure(`app ${p.componentId} state`, await client.appStatus(p.componentId, options), { equals: p.expectState });
