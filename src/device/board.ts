@@ -63,7 +63,7 @@ export interface AttestationOutcome {
   [field: string]: unknown;
 }
 
-/** The part of a console log steps use; `BoardConsoleLog` merges a board's outputs, each line tagged with its channel. */
+/** The part of a console log steps use; `ContinuousConsole` merges a board's outputs, each line tagged with its channel. */
 export interface BoardConsole {
   /** The channels lines come from (console-channel.ts); absent: one untagged port. */
   channels?(): string[];

@@ -10,8 +10,18 @@ import {
   type FaultSpec,
   type RecoveryProgress,
 } from '../board.js';
-import { BoardConsoleLog } from '../board-console-log.js';
+import { ContinuousConsole } from '../continuous-console.js';
+import { ConsoleLog } from '../console-log.js';
+import { TcpLineSource } from '../tcp-line-source.js';
+import { componentLogger } from '../../util/logger.js';
 import { APP_OUTPUT, APP_UART_PREFIX, DEBUG_UART, EMULATOR_TRACE, RECOVERY_UART } from '../console-channel.js';
+
+const log = componentLogger('emulated-board');
+
+/** One of the board's UARTs (a pty) as a console source: what its host side reads. */
+function openUart(board: string, channel: string, path: string, signal?: AbortSignal): Promise<ConsoleLog> {
+  return ConsoleLog.open({ path, name: `${board}/${channel}`, maxLines: 256, signal });
+}
 
 /** An emulated board's app UART, named as a bench would name the adapter on ISU0. */
 const EMULATED_APP_UART = `${APP_UART_PREFIX}isu0`;
@@ -61,7 +71,7 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
     readonly identity: BoardIdentity,
     readonly surfaces: EmulatedBoardSurfaces,
     readonly control: ControlClient,
-    readonly console: BoardConsoleLog,
+    readonly console: ContinuousConsole,
   ) {
     super();
     control.on('event', (event) => {
@@ -76,13 +86,19 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
     options: CallOptions = {},
   ): Promise<EmulatedBoardDriver> {
     const control = await ControlClient.connect({ host: surfaces.controlHost ?? '127.0.0.1', port: surfaces.controlPort, signal: options.signal, defaultTimeoutMs: 60_000 });
-    const console = new BoardConsoleLog(identity.id);
+    const serial: Array<[channel: string, path: string]> = [
+      [RECOVERY_UART, surfaces.recoveryUart],
+      [DEBUG_UART, surfaces.debugUart],
+      ...(typeof surfaces.emulatorTrace === 'string' ? [[EMULATOR_TRACE, surfaces.emulatorTrace] as [string, string]] : []),
+      ...(typeof surfaces.appUart === 'string' ? [[EMULATED_APP_UART, surfaces.appUart] as [string, string]] : []),
+    ];
+    const appOutput = typeof surfaces.appOutputPort === 'number';
+    const console = new ContinuousConsole(identity.id, { channels: [...serial.map(([channel]) => channel), ...(appOutput ? [APP_OUTPUT] : [])] });
     try {
-      await console.addSerial(RECOVERY_UART, surfaces.recoveryUart, { signal: options.signal });
-      await console.addSerial(DEBUG_UART, surfaces.debugUart, { signal: options.signal });
-      if (typeof surfaces.emulatorTrace === 'string') await console.addSerial(EMULATOR_TRACE, surfaces.emulatorTrace, { signal: options.signal });
-      if (typeof surfaces.appUart === 'string') await console.addSerial(EMULATED_APP_UART, surfaces.appUart, { signal: options.signal });
-      if (typeof surfaces.appOutputPort === 'number') console.addTcp(APP_OUTPUT, surfaces.controlHost ?? '127.0.0.1', surfaces.appOutputPort);
+      for (const [channel, path] of serial) console.attach(await openUart(identity.id, channel, path, options.signal), channel);
+      if (appOutput) {
+        console.attach(new TcpLineSource({ host: surfaces.controlHost ?? '127.0.0.1', port: surfaces.appOutputPort as number, name: `${identity.id}/${APP_OUTPUT}` }), APP_OUTPUT);
+      }
     } catch (error) {
       await Promise.allSettled([control.close(), console.close()]);
       throw error;
@@ -131,11 +147,15 @@ export class EmulatedBoardDriver extends EventEmitter<{ state: [state: BoardStat
   async recover(imagesDir: string, options: CallOptions & { capability?: Buffer; onProgress?: (p: RecoveryProgress) => void } = {}): Promise<void> {
     const { recoverBoard } = await import('./emulated-recovery.js');
     // The recovery client needs the recovery UART to itself; its boot lines resume after.
-    await this.console.suspend(RECOVERY_UART);
+    await this.console.detach(RECOVERY_UART);
     try {
       await recoverBoard(this, imagesDir, options);
     } finally {
-      await this.console.resume(RECOVERY_UART);
+      // Without it the console goes on; only the recovery UART's boot lines are missed.
+      await openUart(this.identity.id, RECOVERY_UART, this.surfaces.recoveryUart).then(
+        (source) => this.console.attach(source, RECOVERY_UART),
+        (error: unknown) => log.warn('recovery UART not reopened after the recovery', { board: this.identity.id, error: (error as Error).message }),
+      );
     }
   }
 

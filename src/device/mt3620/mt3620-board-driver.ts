@@ -23,7 +23,7 @@ import { recoverBoard, type RecoveryTimeouts } from '../recovery-client.js';
 import { DeviceRestClient } from '../rest/device-rest-client.js';
 import { APP_OUTPUT, APP_UART_PREFIX, DEBUG_UART, RECOVERY_UART } from '../console-channel.js';
 import { TcpLineSource } from '../tcp-line-source.js';
-import { ContinuousConsole, type ConsoleLineSource } from './continuous-console.js';
+import { ContinuousConsole, type ConsoleLineSource } from '../continuous-console.js';
 import { FtdiBoardPins, type TtyHooks } from './ftdi-board-pins.js';
 import { FtdiGpio } from './ftdi-gpio.js';
 import { FtdiLatencyTimers } from './ftdi-latency-timer.js';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { BoardConsole } from '../board.js';
-import { DEBUG_UART } from '../console-channel.js';
-import { ConsoleError, ConsoleHistory, type ConsoleExpectOptions, type ConsoleLine } from '../console-history.js';
+import type { BoardConsole } from './board.js';
+import { DEBUG_UART } from './console-channel.js';
+import { ConsoleError, ConsoleHistory, type ConsoleExpectOptions, type ConsoleLine } from './console-history.js';
 
 /**
  * One console history for a real board across everything that takes its

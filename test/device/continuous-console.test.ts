@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
-import { ConsoleError, type ConsoleLine } from '../../../src/device/console-history.js';
-import { ContinuousConsole } from '../../../src/device/mt3620/continuous-console.js';
+import { ConsoleError, type ConsoleLine } from '../../src/device/console-history.js';
+import { ContinuousConsole } from '../../src/device/continuous-console.js';
 
 class Source extends EventEmitter<{ line: [line: ConsoleLine]; close: [] }> {
   closed = false;
