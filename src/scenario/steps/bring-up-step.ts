@@ -1,8 +1,8 @@
 import type { Board, BoardState } from '../../device/board.js';
-import { DeviceRestClient } from '../../device/rest/device-rest-client.js';
 import { RigError } from '../../util/failure.js';
 import { defineStep, type StepContext } from '../step-type.js';
 import { buildRecoverySetFor, recoverFrom } from './recovery-steps.js';
+import { servicesAnswer } from './services-up.js';
 
 /**
  * Whatever a cancelled or failed run left behind, bring the board back to
@@ -85,18 +85,8 @@ export const bringUpStep = defineStep<{ recoverTo?: string; recover?: 'if-stuck'
       state = await settledState(board, context);
     }
     if (state !== 'ready') throw new RigError('device-fault', 'board-not-ready', `board is ${state} after ${did.length ? did.join(', ') : 'waiting for it'}`);
-    const endpoint = board.restEndpoint();
-    if (endpoint) {
-      const rest = new DeviceRestClient({ baseUrl: endpoint.baseUrl, caPem: endpoint.caPem });
-      try {
-        const osVersion = await rest.osVersion(options());
-        context.measure('device API answers with an OS version', osVersion.length > 0, { equals: true });
-      } catch (error) {
-        throw new RigError('device-fault', 'services-down', `the board's device REST API does not answer: ${(error as Error).message}`, {}, { cause: error });
-      } finally {
-        rest.close();
-      }
-    }
+    const osVersion = await servicesAnswer(board, options(), { failureClass: 'device-fault', what: "the board's device REST API does not answer" });
+    if (osVersion !== undefined) context.measure('device API answers with an OS version', osVersion.length > 0, { equals: true });
     context.note(did.length ? `services up after: ${did.join(', ')}` : 'services up');
   },
 });

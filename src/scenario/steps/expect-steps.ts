@@ -1,11 +1,11 @@
 import { RigError } from '../../util/failure.js';
-import { BOARD_STATES, NotApplicableError, type Board, type BoardState } from '../../device/board.js';
+import { BOARD_STATES, type Board, type BoardState } from '../../device/board.js';
 import { CONSOLE_CHANNEL_PATTERN, isEmulatorOnly } from '../../device/console-channel.js';
-import { DeviceRestClient } from '../../device/rest/device-rest-client.js';
 import { defineStep, type StepContext } from '../step-type.js';
 import { imageIdOf } from './artefact-steps.js';
 import { pollUntil } from './poll-until.js';
 import { restClient } from './rest-steps.js';
+import { servicesAnswer } from './services-up.js';
 
 const WITHIN = { type: 'integer', minimum: 0, maximum: 3_600_000, description: 'keep asking the board for up to this many ms until the answer is right (default 0: ask once)' } as const;
 
@@ -35,7 +35,9 @@ function channelsFor(board: Board, channel: string | undefined): string[] | unde
   if (!available) return undefined; // one untagged port: every line is from it
   if (channel === undefined) return available.filter((c) => !isEmulatorOnly(c));
   if (!available.includes(channel)) {
-    if (isEmulatorOnly(channel)) throw new NotApplicableError(`the console channel ${channel}`, `${board.identity.driver} (or trace-less)`);
+    if (isEmulatorOnly(channel)) {
+      throw new RigError('not-applicable', 'not-applicable', `board ${board.identity.id} has no ${channel}: only an emulated board whose emulator runs with its trace (rig emulator.trace not false) has one`, { channel });
+    }
     throw new RigError('infra-error', 'no-such-channel', `board ${board.identity.id} has no console channel ${channel}; it has ${available.join(', ')}`);
   }
   return [channel];
@@ -87,7 +89,7 @@ export const expectStateStep = defineStep<{ state: BoardState }>({
   defaultTimeoutMs: 60_000,
   run: async ({ state }, { board, signal, remainingMs }) => {
     if (board.state() === state) {
-      if (state === 'ready') await requireServicesUp(board, { signal, timeoutMs: remainingMs() });
+      if (state === 'ready') await servicesAnswer(board, { signal, timeoutMs: remainingMs() }, { failureClass: 'test-failed', what: 'board is ready but its device REST API does not answer' });
       return;
     }
     await new Promise<void>((resolve, reject) => {
@@ -102,23 +104,9 @@ export const expectStateStep = defineStep<{ state: BoardState }>({
     // The state event may race the first check: confirm with the board itself.
     const info = await board.info({ signal, timeoutMs: remainingMs() });
     if (info.state !== state) throw new RigError('test-failed', 'state-mismatch', `board is ${info.state}, expected ${state}`);
-    if (state === 'ready') await requireServicesUp(board, { signal, timeoutMs: remainingMs() });
+    if (state === 'ready') await servicesAnswer(board, { signal, timeoutMs: remainingMs() }, { failureClass: 'test-failed', what: 'board is ready but its device REST API does not answer' });
   },
 });
-
-/** Services up, as a real board shows it: its device REST API answers. */
-async function requireServicesUp(board: Board, options: { signal: AbortSignal; timeoutMs: number }): Promise<void> {
-  const endpoint = board.restEndpoint();
-  if (!endpoint) return;
-  const rest = new DeviceRestClient({ baseUrl: endpoint.baseUrl, caPem: endpoint.caPem });
-  try {
-    await rest.osVersion(options);
-  } catch (error) {
-    throw new RigError('test-failed', 'services-down', `board is ready but its device REST API does not answer: ${(error as Error).message}`, {}, { cause: error });
-  } finally {
-    rest.close();
-  }
-}
 
 export const expectOsVersionStep = defineStep<{ version: string; within?: number }>({
   type: 'expect-os-version',
