@@ -148,12 +148,8 @@ async function hostBoard(name: string, dir: string, speed: Speed): Promise<Hoste
   const control = await ControlServer.listen({ host: '127.0.0.1', port: 0, maxLineBytes: CONTROL_MAX_LINE_BYTES });
   // Each UART carries what the real one does (../shared/spec/device-link.md); the
   // readable trace has its own emulator-only surface (emulator-trace-service.ts).
-  board.on('diagnostics', (line) => {
-    debugUart.write(`${line}\r\n`).catch(() => undefined);
-  });
-  board.on('recovery-uart', (line) => {
-    recoveryUart.write(`${line}\r\n`).catch(() => undefined);
-  });
+  board.on('diagnostics', (line) => debugUart.writeLine(line));
+  board.on('recovery-uart', (line) => recoveryUart.writeLine(line));
   registerBoardCommands(control, board, [debugUart, recoveryUart]);
   return { name, board, debugUart, recoveryUart, control, deviceLog, services: [] };
 }

@@ -14,7 +14,7 @@ const APP_UART_BAUD = 115200;
 export const appUartService: BoardServiceFactory = async ({ hosted, options }) => {
   const uart = await PtyUart.open({ name: `${hosted.name}/app-uart`, baudRate: APP_UART_BAUD, timing: options.speed ?? 'fast', flowControl: 'none' });
   const onLine = (_componentId: string, text: string): void => {
-    uart.write(`${text}\r\n`).catch(() => undefined);
+    uart.writeLine(text);
   };
   hosted.board.on('app-uart', onLine);
   return {

@@ -14,7 +14,7 @@ export const emulatorTraceService: BoardServiceFactory = async ({ hosted, option
   // Not a real UART: never paced, and dropped when nobody reads.
   const uart = await PtyUart.open({ name: `${hosted.name}/trace`, baudRate: 921600, timing: 'fast', flowControl: 'none' });
   const onLine = (line: string): void => {
-    uart.write(`${line}\r\n`).catch(() => undefined);
+    uart.writeLine(line);
   };
   hosted.board.on('console', onLine);
   return {

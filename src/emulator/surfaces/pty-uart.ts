@@ -155,6 +155,15 @@ export class PtyUart extends EventEmitter<PtyUartEvents> {
    * once the last one has been clocked out) or, without flow control, dropped.
    * Writes are sent in call order.
    */
+  /**
+   * One text line as the device prints it (CRLF), fire and forget: what the host
+   * does not read is the UART's business (dropped without flow control), and a
+   * UART closing under the board is no error of the board's.
+   */
+  writeLine(text: string): void {
+    this.write(`${text}\r\n`).catch(() => undefined);
+  }
+
   write(data: Buffer | string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
     if (this.closed) return Promise.reject(closedError(this.name));
