@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler, Response } from 'express';
+import { discardRestOfBody } from '../util/http-body-discard.js';
 
 /**
  * Answers sent before the request body was read (401/403 before the role is
@@ -35,7 +36,7 @@ export function lingerOnEarlyAnswer(options: EarlyAnswerOptions = {}): RequestHa
       const [chunk, encoding] = args as [unknown, BufferEncoding | undefined];
       if (!res.headersSent) res.setHeader('Connection', 'close');
       if (chunk !== undefined && chunk !== null) res.write(chunk as string | Buffer, encoding ?? 'utf8');
-      discardRest(req, maxBytes, maxMs, (complete) => {
+      discardRestOfBody(req, maxBytes, maxMs, (complete) => {
         if (complete) end(callback);
         else req.socket.destroy();
       });
@@ -49,28 +50,4 @@ export function lingerOnEarlyAnswer(options: EarlyAnswerOptions = {}): RequestHa
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length.trim() !== '0');
-}
-
-/** Reads and drops the rest of the body; `done(true)` at its end, `done(false)` past a bound or when the client is gone. */
-function discardRest(req: IncomingMessage, maxBytes: number, maxMs: number, done: (complete: boolean) => void): void {
-  let discarded = 0;
-  const settle = (complete: boolean): void => {
-    clearTimeout(timer);
-    req.off('data', onData);
-    req.off('end', onEnd);
-    req.off('close', onClose);
-    done(complete);
-  };
-  const onData = (chunk: Buffer): void => {
-    discarded += chunk.length;
-    if (discarded > maxBytes) settle(false);
-  };
-  const onEnd = (): void => settle(true);
-  const onClose = (): void => settle(req.readableEnded);
-  const timer = setTimeout(() => settle(false), maxMs);
-  timer.unref();
-  req.on('data', onData);
-  req.once('end', onEnd);
-  req.once('close', onClose);
-  req.resume();
 }

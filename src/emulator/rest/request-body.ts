@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { discardRestOfBody } from '../../util/http-body-discard.js';
 import { refuse } from './rest-error-codes.js';
 
 /**
@@ -106,26 +107,6 @@ export function answerRefusedBody(req: IncomingMessage, res: ServerResponse, sta
     return;
   }
   res.write(body);
-  let discarded = 0;
-  const settle = (end: boolean): void => {
-    clearTimeout(timer);
-    req.off('data', onData);
-    req.off('end', onEnd);
-    req.off('close', onClose);
-    if (end) res.end();
-    else req.socket.destroy();
-  };
-  const onData = (chunk: Buffer): void => {
-    discarded += chunk.length;
-    if (discarded > DISCARD_LIMIT_BYTES) settle(false);
-  };
-  const onEnd = (): void => settle(true);
-  // The client hung up (it may, once it has the answer): nothing left to send.
-  const onClose = (): void => settle(false);
-  const timer = setTimeout(() => settle(false), DISCARD_LIMIT_MS);
-  timer.unref();
-  req.on('data', onData);
-  req.once('end', onEnd);
-  req.once('close', onClose);
-  req.resume();
+  // Ended: the answer is finished. Past a bound, or the client hung up (it may, once it has the answer): cut.
+  discardRestOfBody(req, DISCARD_LIMIT_BYTES, DISCARD_LIMIT_MS, (complete) => (complete ? res.end() : req.socket.destroy()));
 }
