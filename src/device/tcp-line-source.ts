@@ -16,6 +16,8 @@ export interface TcpLineSourceOptions {
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 2_000;
+/** A device that does not answer a connect at all (no RST) would otherwise hold one attempt for the OS's minutes. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * Lines from a TCP port that comes and goes with the board: a debugged app's
@@ -55,7 +57,10 @@ export class TcpLineSource extends EventEmitter<{ line: [line: ConsoleLine]; clo
     const socket = connect({ host: this.options.host, port: this.options.port });
     this.#socket = socket;
     socket.setEncoding('utf8');
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy());
     socket.on('connect', () => {
+      // Connected: an output port may stay silent for hours, which is no reason to hang up.
+      socket.setTimeout(0);
       this.#retryMs = RETRY_MIN_MS;
       log.debug('connected', { source: this.options.name });
     });
