@@ -39,10 +39,6 @@ export class TcpLineSource extends EventEmitter<{ line: [line: ConsoleLine]; clo
     this.#connect();
   }
 
-  get connected(): boolean {
-    return this.#socket !== undefined && !this.#socket.connecting && !this.#socket.destroyed;
-  }
-
   /** Stops reading and reconnecting for good. */
   async close(): Promise<void> {
     if (this.#closed) return;
